@@ -1,0 +1,158 @@
+/**
+ * The error classes every libcalico-ts package throws.
+ *
+ * All of them extend {@link CalicoError}. Use the static `isInstance()` rather than
+ * `instanceof` when errors may cross copies of the package (ESM and CommonJS builds
+ * loaded side by side, two installed versions): it checks a `Symbol.for` marker.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.ipPools.get('missing');
+ * } catch (error) {
+ *   if (ResourceNotFoundError.isInstance(error)) console.log(error.identifier);
+ * }
+ * ```
+ */
+
+const MARKER = Symbol.for('@libcalico-ts/error');
+
+function markerFor(name: string): symbol {
+  return Symbol.for(`@libcalico-ts/error/${name}`);
+}
+
+/** Identifies the object an error is about: a resource (kind/namespace/name) or a datastore key. */
+export type ErrorIdentifier =
+  | { kind: string; name: string; namespace?: string }
+  | { key: string }
+  | string;
+
+/** Options common to every {@link CalicoError}. */
+export interface CalicoErrorOptions {
+  /** The underlying error (kept as `cause`). */
+  cause?: unknown;
+  /** What the error is about. */
+  identifier?: ErrorIdentifier;
+}
+
+/** Base class of every error thrown by libcalico-ts. */
+export class CalicoError extends Error {
+  /** Marker shared by every copy of this package, see {@link CalicoError.isInstance}. */
+  readonly [MARKER] = true;
+  /** What the error is about, when known. */
+  readonly identifier?: ErrorIdentifier;
+  /** Whether repeating the same operation may succeed. */
+  readonly isRetryable: boolean = false;
+
+  constructor(message: string, options: CalicoErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    if (options.identifier !== undefined) this.identifier = options.identifier;
+    Object.defineProperty(this, markerFor(new.target.name), { value: true });
+    // Every class in the chain marks the instance, so `isInstance` works for base classes too.
+    let proto = Object.getPrototypeOf(new.target.prototype);
+    while (proto && proto !== Error.prototype) {
+      const ctor = proto.constructor as { name?: string };
+      if (ctor?.name) Object.defineProperty(this, markerFor(ctor.name), { value: true });
+      proto = Object.getPrototypeOf(proto);
+    }
+  }
+
+  /** True when `error` is a CalicoError of this class (or a subclass), from any copy of the package. */
+  static isInstance(error: unknown): boolean {
+    if (typeof error !== 'object' || error === null) return false;
+    if (this === CalicoError) return (error as Record<symbol, unknown>)[MARKER] === true;
+    return (error as Record<symbol, unknown>)[markerFor(this.name)] === true;
+  }
+}
+
+/** Formats an identifier for messages: `IPPool(default-pool)`, `key /calico/ipam/v2/config`. */
+export function describeIdentifier(identifier: ErrorIdentifier | undefined): string {
+  if (identifier === undefined) return '';
+  if (typeof identifier === 'string') return identifier;
+  if ('key' in identifier) return `key ${identifier.key}`;
+  return identifier.namespace
+    ? `${identifier.kind}(${identifier.namespace}/${identifier.name})`
+    : `${identifier.kind}(${identifier.name})`;
+}
+
+/** The resource or key does not exist. (libcalico-go: ErrorResourceDoesNotExist) */
+export class ResourceNotFoundError extends CalicoError {
+  constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
+    super(options.message ?? `resource does not exist: ${describeIdentifier(identifier)}`, { ...options, identifier });
+  }
+}
+
+/** A create found the resource or key already present. (libcalico-go: ErrorResourceAlreadyExists) */
+export class ResourceExistsError extends CalicoError {
+  constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
+    super(options.message ?? `resource already exists: ${describeIdentifier(identifier)}`, { ...options, identifier });
+  }
+}
+
+/** A compare-and-swap failed: the stored revision is not the one given. (libcalico-go: ErrorResourceUpdateConflict) */
+export class UpdateConflictError extends CalicoError {
+  override readonly isRetryable = true;
+  constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
+    super(
+      options.message ?? `update conflict: ${describeIdentifier(identifier)} was modified by another writer`,
+      { ...options, identifier },
+    );
+  }
+}
+
+/** One problem found by validation. */
+export interface FieldError {
+  /** Field path, e.g. `spec.cidr` or `spec.bgp.ipv4Address`. */
+  name: string;
+  /** The offending value (as given). */
+  value: unknown;
+  /** Why it was rejected. */
+  reason: string;
+}
+
+/** Input was rejected; `fields` lists every problem found, not only the first. */
+export class ValidationError extends CalicoError {
+  readonly fields: FieldError[];
+  constructor(
+    fields: FieldError[],
+    options: CalicoErrorOptions & { message?: string } = {},
+  ) {
+    const where = describeIdentifier(options.identifier);
+    const detail = fields.map((f) => `${f.name}: ${f.reason}`).join('; ');
+    super(options.message ?? `validation failed${where ? ` for ${where}` : ''}: ${detail}`, options);
+    this.fields = fields;
+  }
+}
+
+/** The operation is not supported (by this backend, for this kind, in this mode). */
+export class OperationNotSupportedError extends CalicoError {}
+
+/** A datastore failed in a way not covered by a more specific class (e.g. a corrupt stored value). */
+export class DatastoreError extends CalicoError {}
+
+/** The datastore cannot be reached (connection refused, timeout, no leader). Usually retryable. */
+export class DatastoreUnavailableError extends DatastoreError {
+  override readonly isRetryable: boolean;
+  constructor(message: string, options: CalicoErrorOptions & { isRetryable?: boolean } = {}) {
+    super(message, options);
+    this.isRetryable = options.isRetryable ?? true;
+  }
+}
+
+/** A watch asked for a revision the datastore has compacted away (etcd compaction, Kubernetes 410 Gone). Relist. */
+export class WatchTooOldError extends DatastoreError {
+  constructor(revision: string, options: CalicoErrorOptions & { message?: string } = {}) {
+    super(options.message ?? `watch revision ${revision} is too old (compacted); relist and watch again`, options);
+  }
+}
+
+/** Text could not be parsed (YAML, JSON, a selector, a CIDR, a CNI config...). */
+export class ParseError extends CalicoError {
+  /** Zero-based character offset of the problem, when known. */
+  readonly position?: number;
+  constructor(message: string, options: CalicoErrorOptions & { position?: number } = {}) {
+    super(message, options);
+    if (options.position !== undefined) this.position = options.position;
+  }
+}

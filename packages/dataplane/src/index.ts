@@ -1,0 +1,2 @@
+// Public surface of @libcalico-ts/dataplane.
+export {};
