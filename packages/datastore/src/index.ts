@@ -1,2 +1,3 @@
 // Public surface of @libcalico-ts/datastore.
 export * from './contract.js';
+export * from './paths.js';
