@@ -1,3 +1,17 @@
 // Public surface of @libcalico-ts/datastore.
 export * from './contract.js';
 export * from './paths.js';
+export {
+  describeKey,
+  ipVersionOf,
+  keyId,
+  keyIdentifier,
+  keyMatchesList,
+  keyProblems,
+  normalizeKey,
+  validateKey,
+  validateList,
+} from './keys.js';
+export { createMemoryDatastore, isMemoryDatastore } from './memory.js';
+export type { MemoryDatastore, MemoryDatastoreOptions, WriteOperationInfo } from './memory.js';
+export { cloneData } from './values.js';
