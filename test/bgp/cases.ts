@@ -27,7 +27,8 @@ export type Doc = { kind: string; apiVersion?: string; metadata?: { name?: strin
 /** Parses a multi-document YAML file (empty documents dropped). */
 export function readDocs(path: string): Doc[] {
   const text = readFileSync(path, 'utf8');
-  return parseAllDocuments(text)
+  // Like sigs.k8s.io/yaml (go-yaml v2): YAML 1.1 booleans (`yes`), but no base-60 numbers (`5663:12` stays a string).
+  return parseAllDocuments(text, { version: '1.1', customTags: (tags) => tags.filter((t) => !(typeof t === 'object' && t.format === 'TIME')) })
     .map((d) => d.toJS() as unknown)
     .filter((d): d is Doc => typeof d === 'object' && d !== null && typeof (d as Doc).kind === 'string');
 }
