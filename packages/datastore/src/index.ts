@@ -15,3 +15,5 @@ export {
 export { createMemoryDatastore, isMemoryDatastore } from './memory.js';
 export type { MemoryDatastore, MemoryDatastoreOptions, WriteOperationInfo } from './memory.js';
 export { cloneData } from './values.js';
+export { SyncStatus, createSyncer, defaultBackoff } from './syncer.js';
+export type { SyncUpdate, Syncer, SyncerCallbacks, SyncerOptions } from './syncer.js';
