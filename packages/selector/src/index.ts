@@ -1,2 +1,30 @@
 // Public surface of @libcalico-ts/selector.
-export {};
+export {
+  Selector,
+  parseSelector,
+  tryParseSelector,
+  validateSelector,
+  isValidSelector,
+  normaliseSelector,
+  isValidLabelKey,
+  selectorFromAst,
+  matchAllSelector,
+  matchNothingSelector,
+} from './selector.js';
+export type { Labels } from './selector.js';
+export { SelectorParseError } from './errors.js';
+export { printSelector, compareByteOrder } from './ast.js';
+export type {
+  SelectorNode,
+  SelectorNodeKind,
+  AllNode,
+  GlobalNode,
+  HasNode,
+  LabelValueNode,
+  LabelSetNode,
+  NotNode,
+  AndNode,
+  OrNode,
+} from './ast.js';
+export { tokenize, TokenKind, MAX_LABEL_LENGTH } from './tokenizer.js';
+export type { Token } from './tokenizer.js';
