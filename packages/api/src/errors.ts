@@ -151,8 +151,14 @@ export class WatchTooOldError extends DatastoreError {
 export class ParseError extends CalicoError {
   /** Zero-based character offset of the problem, when known. */
   readonly position?: number;
-  constructor(message: string, options: CalicoErrorOptions & { position?: number } = {}) {
+  /** One-based line of the problem, when known (multi-line inputs such as manifests). */
+  readonly line?: number;
+  /** One-based column of the problem, when known. */
+  readonly column?: number;
+  constructor(message: string, options: CalicoErrorOptions & { position?: number; line?: number; column?: number } = {}) {
     super(message, options);
     if (options.position !== undefined) this.position = options.position;
+    if (options.line !== undefined) this.line = options.line;
+    if (options.column !== undefined) this.column = options.column;
   }
 }

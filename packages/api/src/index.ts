@@ -6,3 +6,14 @@ export * from './enums.js';
 export type * from './resources.js';
 export type { FelixConfigurationSpecFields } from './generated/felix-configuration-spec.js';
 export { newResource } from './new-resource.js';
+export { applyDefaults, BGP_DEFAULTS, IPPOOL_DEFAULTS } from './defaults.js';
+export { collectValidationErrors, validateResource, parsePeerIP } from './validate.js';
+export { loadManifests, dumpManifests } from './manifests.js';
+export type { LoadManifestsOptions, DumpManifestsOptions } from './manifests.js';
+export {
+  workloadEndpointName,
+  parseWorkloadEndpointName,
+  workloadEndpointNamePrefix,
+} from './names.js';
+export type { WorkloadEndpointIdentifiers } from './names.js';
+export { parseASNumber } from './internal/values.js';
