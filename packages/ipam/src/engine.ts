@@ -65,6 +65,7 @@ import {
 import { bitsOf, cidrContains, cidrWithin, cidrsOverlap, formatIP, makeCIDR, parseCIDR, parseIP, type CIDR, type IPVersion } from './ip.js';
 import { blockOf, blockWalk, poolBlockCount, poolInfo, walkPosition, type PoolInfo } from './pools.js';
 import { ReservedSet } from './reservations.js';
+import { checkIPAM, gcIPAM, releaseNodeResources, type GCOptions, type GCResult, type IPAMCheckReport, type NodeReleaseResult } from './check.js';
 import { selectorMatches } from './selector.js';
 import {
   IntendedUse,
@@ -1588,7 +1589,22 @@ export class IPAM {
     return entries.map((e) => e.out);
   }
 
-  /** Internal access for check/gc. */
+  /** Leak and consistency report (see {@link IPAMCheckReport}); read-only, runs online. */
+  check(): Promise<IPAMCheckReport> {
+    return checkIPAM(this);
+  }
+
+  /** Releases confirmed leaks (see {@link GCOptions}); runs online, every release re-validated by CAS. */
+  gc(options: GCOptions = {}): Promise<GCResult> {
+    return gcIPAM(this, options);
+  }
+
+  /** Releases what Calico releases when a node is deleted (see {@link NodeReleaseResult}). */
+  releaseNodeResources(nodeName: string): Promise<NodeReleaseResult> {
+    return releaseNodeResources(this, nodeName);
+  }
+
+  /** @internal Access for check/gc. */
   get internals() {
     return {
       get: <K extends Key>(key: K) => this.get(key),
