@@ -15,3 +15,21 @@ export type {
   RenderBirdConfigResult,
   SecretLookup,
 } from './types.js';
+export {
+  BirdPeerType,
+  birdPeersFromProtocols,
+  formatBirdPeerTable,
+  formatNodeStatus,
+  parseBirdProtocols,
+  parseBirdReply,
+  queryBird,
+  readBirdPeers,
+} from './status.js';
+export type {
+  BirdConnection,
+  BirdFamilyStatus,
+  BirdPeerStatus,
+  BirdProtocol,
+  BirdReplyLine,
+  QueryBirdOptions,
+} from './status.js';

@@ -1090,6 +1090,13 @@ export function buildModels(options: RenderBirdConfigOptions, warn: (w: BirdConf
   if (envRouter === 'hash') routerId = hashToIPv4(ctx.nodeName);
   else if (envRouter !== '') routerId = envRouter;
   else routerId = node.ipv4;
+  if (routerId === '') {
+    warn({
+      code: 'missing-router-id',
+      message: `Node ${ctx.nodeName} has no IPv4 address and CALICO_ROUTER_ID is unset: the router id is empty (set environment.CALICO_ROUTER_ID)`,
+      resource: { kind: 'Node', name: ctx.nodeName },
+    });
+  }
   const listenPort = ctx.nodeListenPorts.get(ctx.nodeName) ?? ctx.globalListenPort;
   const ignored = Array.isArray(ctx.globalConfig?.['ignoredInterfaces']) ? (ctx.globalConfig!['ignoredInterfaces'] as unknown[]).map(str) : [];
   const directInterfaces = [...ignored.map((i) => `-"${i}"`), DEFAULT_INTERFACES].join(', ');

@@ -140,6 +140,7 @@ export type BirdConfigWarningCode =
   | 'invalid-cidr'
   | 'invalid-bgp-configuration-name'
   | 'invalid-local-workload-ip'
+  | 'missing-router-id'
   | 'unknown-program-cluster-routes';
 
 /** Result of {@link renderBirdConfigWithWarnings}. */
