@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { renderBirdConfig } from '@libcalico-ts/bgp';
+import { connect } from 'node:net';
+import { formatBirdPeerTable, queryBird, readBirdPeers, renderBirdConfig } from '@libcalico-ts/bgp';
 import type { RenderBirdConfigOptions } from '@libcalico-ts/bgp';
-import { formatBirdPeerTable, queryBirdSocket, readBirdPeersFromSocket } from '@libcalico-ts/bgp/status';
 import { birdAvailable, birdc, createNetnsPair, startBird, waitFor, writeConfigDir } from '../helpers/bird.js';
 import type { BirdDaemon, NetnsPair } from '../helpers/bird.js';
 
@@ -94,9 +94,9 @@ describe('two BIRD daemons peer from rendered configs', { skip }, () => {
   });
 
   it('reads the peer table over the control socket as calicoctl prints it', async () => {
-    const raw = await queryBirdSocket(daemons[0]!.socket, 'show protocols');
+    const raw = await queryBird(connect(daemons[0]!.socket), 'show protocols');
     assert.match(raw, /^2002-/m);
-    const peers = await readBirdPeersFromSocket(daemons[0]!.socket, 4);
+    const peers = await readBirdPeers(connect(daemons[0]!.socket), 4);
     assert.equal(peers.length, 1);
     assert.deepEqual(
       { address: peers[0]!.peerAddress, type: peers[0]!.peerType, state: peers[0]!.state, info: peers[0]!.info.split(' ')[0] },
