@@ -17,3 +17,6 @@ export {
 } from './names.js';
 export type { WorkloadEndpointIdentifiers } from './names.js';
 export { parseASNumber } from './internal/values.js';
+// Error classes of the lower packages, re-exported so users need one import.
+export { InvalidAddressError, InvalidCIDRError, InvalidMACError, OutOfRangeError } from '@libcalico-ts/net';
+export { SelectorParseError } from '@libcalico-ts/selector';

@@ -5,6 +5,7 @@
  * need no other object (singleton names, ⓓ fields of BGPConfiguration, WorkloadEndpoint names).
  * Cross-object rules (pool overlap, tier existence, filter existence) belong to the client.
  */
+import { SelectorParseError, validateSelector } from '@libcalico-ts/selector';
 import { ValidationError, type FieldError } from './errors.js';
 import { API_VERSION, KINDS, isResourceKind, type ResourceKind } from './kinds.js';
 import {
@@ -17,7 +18,6 @@ import {
   parseIP,
   type ParsedCIDR,
 } from './internal/ip.js';
-import { checkSelectorSyntax } from './internal/selector-syntax.js';
 import { METADATA_SHAPE, checkShape, shapesOf } from './internal/shapes.js';
 import {
   checkCommunityValue,
@@ -68,9 +68,12 @@ class Collector {
   /** Selector syntax (and no `global()` unless allowed). */
   selector(path: string, value: unknown, allowGlobal = false): void {
     if (typeof value !== 'string' || value.trim() === '') return;
-    const problem = checkSelectorSyntax(value.trim());
-    if (problem) {
-      this.add(path, value, `invalid selector: ${problem.reason} at position ${problem.position}`);
+    try {
+      validateSelector(value.trim());
+    } catch (error) {
+      if (!SelectorParseError.isInstance(error)) throw error;
+      const { reason, position } = error as SelectorParseError;
+      this.add(path, value, `invalid selector: ${reason} at position ${position}`);
       return;
     }
     if (!allowGlobal && value.includes('global(')) this.add(path, value, 'global() is not valid in this selector');
@@ -205,6 +208,8 @@ function checkIPPool(c: Collector, spec: Obj): void {
   let pool: ParsedCIDR | undefined;
   if (cidrText === undefined || cidrText === null || cidrText === '') {
     c.add('spec.cidr', cidrText, 'IPPool CIDR must be specified');
+  } else if (typeof cidrText === 'string' && !cidrText.includes('/')) {
+    c.add('spec.cidr', cidrText, 'IPPool CIDR must be a valid subnet: a prefix length is required (e.g. 10.0.0.0/16)');
   } else {
     pool = c.cidr('spec.cidr', cidrText, { masked: true });
   }
@@ -267,7 +272,10 @@ function checkIPReservation(c: Collector, spec: Obj): void {
 }
 
 function checkBlockAffinity(c: Collector, spec: Obj): void {
-  if (str(spec.cidr)) c.cidr('spec.cidr', spec.cidr, { masked: true });
+  if (str(spec.cidr)) {
+    if (!(spec.cidr as string).includes('/')) c.add('spec.cidr', spec.cidr, 'must be a CIDR with a prefix length');
+    else c.cidr('spec.cidr', spec.cidr, { masked: true });
+  }
   if (spec.node === '') c.add('spec.node', spec.node, 'node must not be empty');
   if (spec.type !== undefined && spec.type !== '' && spec.type !== 'host' && spec.type !== 'virtual') {
     c.add('spec.type', spec.type, 'type must be "host" or "virtual"');
