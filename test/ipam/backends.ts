@@ -1,0 +1,105 @@
+/**
+ * Backends the IPAM suites run on: memory with atomic transactions (etcd-like), memory without
+ * (Kubernetes-like two-write protocol), and real etcd when `@libcalico-ts/datastore-etcd` provides
+ * `createEtcdDatastore` (started per suite with test/helpers/etcd.ts).
+ */
+import { createMemoryDatastore, type Datastore } from '@libcalico-ts/datastore';
+import { createIPAM, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
+import { FakeClock, seededRandom } from '@libcalico-ts/ipam/testing';
+
+export interface Env {
+  datastore: Datastore;
+  ipam: IPAM;
+  clock: FakeClock;
+  makeIPAM(options?: Partial<IPAMOptions>): IPAM;
+  addPool(name: string, cidr: string, spec?: Record<string, unknown>): Promise<void>;
+  addNode(name: string, labels?: Record<string, string>, spec?: Record<string, unknown>): Promise<void>;
+  addReservation(name: string, cidrs: string[]): Promise<void>;
+  addWorkloadEndpoint(namespace: string, name: string, node: string, ipNetworks: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  name: string;
+  /** A fresh, empty datastore (a unique key prefix on shared servers). */
+  create(): Promise<Datastore>;
+  /** Stops shared servers. */
+  shutdown?(): Promise<void>;
+}
+
+export function memoryBackend(atomicTransactions: boolean): Backend {
+  return { name: atomicTransactions ? 'memory (atomic)' : 'memory (two-write)', create: async () => createMemoryDatastore({ atomicTransactions }) };
+}
+
+/** Real etcd, when the etcd datastore package exports `createEtcdDatastore`. Undefined otherwise. */
+export async function etcdBackend(): Promise<Backend | undefined> {
+  const mod = (await import('@libcalico-ts/datastore-etcd')) as Record<string, unknown>;
+  const create = mod.createEtcdDatastore as ((options: Record<string, unknown>) => Datastore) | undefined;
+  if (typeof create !== 'function') return undefined;
+  const { startEtcd } = await import('../helpers/etcd.js');
+  const { Etcd3 } = await import('etcd3');
+  // A server of our own for this suite: Calico's key paths are fixed, so each environment
+  // starts from an empty /calico/ tree (wiped here; never a shared server).
+  const server = await startEtcd();
+  const admin = new Etcd3({ hosts: server.endpoints });
+  const opened: Datastore[] = [];
+  return {
+    name: 'etcd',
+    async create() {
+      await admin.delete().prefix('/calico/');
+      const ds = create({ endpoints: server.endpoints });
+      opened.push(ds);
+      return ds;
+    },
+    async shutdown() {
+      for (const ds of opened) await ds.close().catch(() => {});
+      admin.close();
+      await server.stop();
+    },
+  };
+}
+
+export async function makeEnv(backend: Backend, options: Partial<IPAMOptions> = {}): Promise<Env> {
+  const datastore = await backend.create();
+  const clock = new FakeClock();
+  const makeIPAM = (o: Partial<IPAMOptions> = {}) =>
+    createIPAM(datastore, { clock, random: seededRandom(3), maxRetryJitterMs: 0, ...options, ...o });
+  return {
+    datastore,
+    clock,
+    ipam: makeIPAM(),
+    makeIPAM,
+    async addPool(name, cidr, spec = {}) {
+      await datastore.createKV(
+        { type: 'resource', kind: 'IPPool', name },
+        { kind: 'IPPool', apiVersion: 'projectcalico.org/v3', metadata: { name }, spec: { cidr, ...spec } } as never,
+      );
+    },
+    async addNode(name, labels = {}, spec = {}) {
+      await datastore.createKV(
+        { type: 'resource', kind: 'Node', name },
+        { kind: 'Node', apiVersion: 'projectcalico.org/v3', metadata: { name, labels }, spec, status: {} } as never,
+      );
+    },
+    async addReservation(name, reservedCIDRs) {
+      await datastore.createKV(
+        { type: 'resource', kind: 'IPReservation', name },
+        { kind: 'IPReservation', apiVersion: 'projectcalico.org/v3', metadata: { name }, spec: { reservedCIDRs } } as never,
+      );
+    },
+    async addWorkloadEndpoint(namespace, name, node, ipNetworks) {
+      await datastore.createKV(
+        { type: 'resource', kind: 'WorkloadEndpoint', name, namespace },
+        {
+          kind: 'WorkloadEndpoint',
+          apiVersion: 'projectcalico.org/v3',
+          metadata: { name, namespace },
+          spec: { node, orchestrator: 'k8s', pod: name, endpoint: 'eth0', interfaceName: 'cali0123456789a', ipNetworks },
+        } as never,
+      );
+    },
+    async close() {
+      await datastore.close();
+    },
+  };
+}
