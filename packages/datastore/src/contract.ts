@@ -140,6 +140,11 @@ export type ValueOf<K extends Key> = K extends ResourceKey
  * A key, its value and the value's revision. Revisions are opaque strings: compare them only for
  * equality, and pass them back for compare-and-swap. (etcd: the key's mod_revision; Kubernetes:
  * the object's resourceVersion.)
+ *
+ * For resource keys the value is stored with the key's kind, `apiVersion: projectcalico.org/v3`,
+ * name and namespace (a value contradicting its key is a `ValidationError`), and every value a
+ * backend returns carries `metadata.resourceVersion` equal to `revision` (a `resourceVersion` given
+ * on write is ignored: the revision argument is what counts). The conformance suite checks this.
  */
 export interface KVPair<K extends Key = Key> {
   key: K;
@@ -219,7 +224,11 @@ export type TxnCondition =
   /** The key is absent. */
   | { readonly key: Key; readonly absent: true };
 
-/** A write inside a transaction. */
+/**
+ * A write inside a transaction. A key may appear in at most one operation (else `ValidationError`).
+ * Deleting a key that is absent is a no-op (etcd semantics), not an error: guard it with a
+ * condition when it matters.
+ */
 export type TxnOperation =
   | { readonly op: 'put'; readonly key: Key; readonly value: ValueOf<Key> }
   | { readonly op: 'delete'; readonly key: Key };

@@ -33,7 +33,7 @@ import type {
   WatchOptions,
 } from './contract.js';
 import { describeKey as describe, keyId, keyIdentifier, keyMatchesList, normalizeKey, validateKey, validateList } from './keys.js';
-import { cloneData, decodeBigintJson, encodeBigintJson } from './values.js';
+import { cloneData, clonePlain, decodeBigintJson, encodeBigintJson } from './values.js';
 
 /** The write about to happen, as passed to {@link MemoryDatastoreOptions.beforeWrite}. */
 export interface WriteOperationInfo {
@@ -394,7 +394,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
   }
 
   const toPair = (entry: Entry): KVPair => {
-    const value = cloneData(entry.value) as Record<string, unknown>;
+    const value = clonePlain(entry.value) as Record<string, unknown>;
     if (entry.key.type === 'resource') {
       (value.metadata as Record<string, unknown>).resourceVersion = String(entry.revision);
     }

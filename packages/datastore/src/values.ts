@@ -13,7 +13,62 @@ import { ValidationError } from '@libcalico-ts/api';
  * symbols, class instances (Date, Map...), non-finite numbers, cycles.
  */
 export function cloneData<T>(value: T, path = 'value'): T {
-  return copy(value, path, new Set()) as T;
+  try {
+    return fastCopy(value, 0) as T;
+  } catch (error) {
+    if (error !== NOT_PLAIN) throw error;
+    // Slow pass, only to name the offending path.
+    return copy(value, path, new Set()) as T;
+  }
+}
+
+/**
+ * Copies data already known to be plain (e.g. stored values): no checks at all.
+ * Internal fast path of the memory datastore.
+ */
+export function clonePlain<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = value.slice();
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i];
+      if (typeof item === 'object' && item !== null) out[i] = clonePlain(item);
+    }
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const name in value) out[name] = clonePlain((value as Record<string, unknown>)[name]);
+  return out as T;
+}
+
+const NOT_PLAIN = Symbol('not plain data');
+/** Deeper than this is treated as a cycle (Calico values are a few levels deep). */
+const MAX_DEPTH = 200;
+
+function fastCopy(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object') {
+    if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    throw NOT_PLAIN;
+  }
+  if (value === null) return null;
+  if (depth > MAX_DEPTH) throw NOT_PLAIN;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      out[i] = item === undefined ? null : fastCopy(item, depth + 1);
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw NOT_PLAIN;
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[name];
+    if (item !== undefined) out[name] = fastCopy(item, depth + 1);
+  }
+  return out;
 }
 
 function copy(value: unknown, path: string, seen: Set<object>): unknown {
