@@ -23,6 +23,8 @@ export interface Backend {
   name: string;
   /** A fresh, empty datastore (a unique key prefix on shared servers). */
   create(): Promise<Datastore>;
+  /** Another client on the same data (a second process), without wiping. */
+  connect?(): Promise<Datastore>;
   /** Stops shared servers. */
   shutdown?(): Promise<void>;
 }
@@ -47,6 +49,11 @@ export async function etcdBackend(): Promise<Backend | undefined> {
     name: 'etcd',
     async create() {
       await admin.delete().prefix('/calico/');
+      const ds = create({ endpoints: server.endpoints });
+      opened.push(ds);
+      return ds;
+    },
+    async connect() {
       const ds = create({ endpoints: server.endpoints });
       opened.push(ds);
       return ds;

@@ -6,6 +6,7 @@
  */
 import {
   CalicoError,
+  DatastoreError,
   ResourceExistsError,
   ResourceNotFoundError,
   UpdateConflictError,
@@ -178,6 +179,10 @@ const NO_ATTRS: Record<string, string> = {};
 
 function isNotFound(error: unknown): boolean {
   return ResourceNotFoundError.isInstance(error);
+}
+/** A failure of the datastore itself (conflict, unavailable, corrupt value, exhausted retries). */
+function isDatastoreFailure(error: unknown): boolean {
+  return isConflict(error) || isNotFound(error) || DatastoreError.isInstance(error) || MaxRetriesError.isInstance(error);
 }
 function isConflict(error: unknown): boolean {
   return UpdateConflictError.isInstance(error) || ResourceExistsError.isInstance(error);
@@ -477,24 +482,28 @@ export class IPAM {
     }
     let written: KVPair<BlockKey> | undefined;
     try {
-      written = await this.write(point, [bKey], async () =>
-        next === null ? (await this.ds.deleteKV(bKey, blockKV.revision), undefined) : this.ds.updateKV(bKey, next, blockKV.revision),
-      );
+      if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, [bKey]);
+      written = next === null ? (await this.ds.deleteKV(bKey, blockKV.revision), undefined) : await this.ds.updateKV(bKey, next, blockKV.revision);
     } catch (error) {
       for (const [h, d] of done) {
         try {
           await this.changeHandle(h, blockKV.value.cidr, -d, 'handle:decrement');
-        } catch {
-          // The roll-back failed: the handle over-counts until check()/gc() repairs it.
+        } catch (rollbackError) {
+          // The roll-back failed: the handle over-counts (check() reports it). Only datastore
+          // failures are absorbed; anything else (a crash) propagates.
+          if (!CalicoError.isInstance(rollbackError) || !isDatastoreFailure(rollbackError)) throw rollbackError;
         }
       }
       throw error;
     }
+    // The block is written: a failure (or crash) from here on must not roll the handle back.
+    if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, [bKey]);
     for (const [h, d] of decrements) {
       try {
         await this.changeHandle(h, blockKV.value.cidr, d, 'handle:decrement');
-      } catch {
-        // Upstream only logs this; check() reports the mismatch.
+      } catch (decrementError) {
+        // Upstream only logs this; check() reports the mismatch. Non-datastore errors propagate.
+        if (!isDatastoreFailure(decrementError)) throw decrementError;
       }
     }
     return written;
@@ -902,7 +911,7 @@ export class IPAM {
         const ips = await this.allocateFromBlock(ctx, blockKV, rem, config.strictAffinity);
         for (const ip of ips) result.ips.push(ip);
       } catch (error) {
-        if (error instanceof AffinityCheckError || (CalicoError.isInstance(error) && !MaxRetriesError.isInstance(error))) {
+        if (error instanceof AffinityCheckError || IPAMError.isInstance(error) || DatastoreError.isInstance(error)) {
           addMsg('Failed to assign IPs in newly allocated block');
           continue;
         }
@@ -923,8 +932,7 @@ export class IPAM {
             const ips = await this.allocateFromBlock(ctx, blockKV, rem, false);
             for (const ip of ips) result.ips.push(ip);
           } catch (error) {
-            if (MaxRetriesError.isInstance(error)) return fail(error);
-            if (!(error instanceof AffinityCheckError) && !CalicoError.isInstance(error)) return fail(error);
+            if (!(error instanceof AffinityCheckError) && !IPAMError.isInstance(error) && !DatastoreError.isInstance(error)) return fail(error);
           }
           if (result.ips.length >= num) break;
         }

@@ -30,7 +30,7 @@ export class FakeClock implements IPAMClock {
   /** Strictly increasing nanoseconds (distinct block creation sequence numbers even at one instant). */
   nowNanos(): bigint {
     this.extraNanos += 1n;
-    return BigInt(this.ms) * 1_000_000n + this.extraNanos;
+    return BigInt(Math.floor(this.ms)) * 1_000_000n + this.extraNanos;
   }
   advance(ms: number): void {
     this.ms += ms;
