@@ -74,10 +74,10 @@ function reorder(spec: Obj, order: string[]): Obj {
 function defaultIPPool(spec: Obj): Obj {
   const cidr = typeof spec.cidr === 'string' ? parseCIDROrIP(spec.cidr) : undefined;
   // Only the spelling is normalised: a CIDR with host bits stays as given so that validation reports it.
-  if (cidr && isMasked(cidr)) spec.cidr = canonicalCIDR(cidr);
+  if (cidr && cidr.hadPrefix && isMasked(cidr)) spec.cidr = canonicalCIDR(cidr);
   if (spec.vxlanMode === undefined || spec.vxlanMode === '') spec.vxlanMode = 'Never';
   if (spec.ipipMode === undefined || spec.ipipMode === '') spec.ipipMode = 'Never';
-  if ((spec.blockSize === undefined || spec.blockSize === 0) && cidr) spec.blockSize = cidr.version === 4 ? 26 : 122;
+  if ((spec.blockSize === undefined || spec.blockSize === 0) && cidr?.hadPrefix) spec.blockSize = cidr.version === 4 ? 26 : 122;
   if (spec.nodeSelector === undefined || spec.nodeSelector === '') spec.nodeSelector = 'all()';
   if (!Array.isArray(spec.allowedUses) || spec.allowedUses.length === 0) spec.allowedUses = ['Workload', 'Tunnel'];
   if (spec.assignmentMode === undefined || spec.assignmentMode === null) spec.assignmentMode = 'Automatic';

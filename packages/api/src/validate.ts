@@ -211,7 +211,12 @@ function checkIPPool(c: Collector, spec: Obj): void {
   } else if (typeof cidrText === 'string' && !cidrText.includes('/')) {
     c.add('spec.cidr', cidrText, 'IPPool CIDR must be a valid subnet: a prefix length is required (e.g. 10.0.0.0/16)');
   } else {
-    pool = c.cidr('spec.cidr', cidrText, { masked: true });
+    // Parsed separately from the mask check so that a pool with host bits still gets its
+    // family-dependent checks.
+    pool = c.cidr('spec.cidr', cidrText);
+    if (pool && !isMasked(pool)) {
+      c.add('spec.cidr', cidrText, `IPPool CIDR is not strictly masked: host bits are set (the network is ${canonicalCIDR(pool)})`);
+    }
   }
   if (pool) {
     const linkLocal = pool.version === 4 ? LINK_LOCAL_V4 : LINK_LOCAL_V6;
