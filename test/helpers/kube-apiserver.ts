@@ -91,6 +91,11 @@ export interface KubeApiServerOptions {
   calicoGroups?: Array<'crd.projectcalico.org' | 'projectcalico.org'>;
   /** Interval of BOOKMARK events on watches that allow them (default 60 s, like the apiserver). */
   bookmarkIntervalMs?: number;
+  /**
+   * Apply the CRD schema defaults on writes (default true, as the apiserver does). Turn off only
+   * for suites that compare stored specs with their input byte for byte.
+   */
+  crdDefaulting?: boolean;
   /** Reject creation of namespaced objects in namespaces that do not exist (default true). */
   namespaceLifecycle?: boolean;
   /** Namespaces that exist from the start (default `default`, `kube-system`, `kube-public`, `kube-node-lease`). */
@@ -135,8 +140,9 @@ export interface KubeApiServer {
   /** The current (latest) resourceVersion. */
   resourceVersion(): string;
   /**
-   * Makes every resourceVersion below `revision` (default: the current one plus one, i.e. all
-   * past versions) too old: watches and continue tokens from them get 410 Expired.
+   * Compacts the history at `revision` (default: the current resourceVersion), like etcd: a
+   * watch or continue token from an older resourceVersion gets 410 Expired; watching from
+   * `revision` itself still works.
    */
   compact(revision?: string): void;
   /** Fails the next `count` matching requests with an error Status. */
@@ -363,6 +369,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   const token = options.token === undefined ? randomBytes(16).toString('hex') : options.token;
   const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 60_000;
   const namespaceLifecycle = options.namespaceLifecycle ?? true;
+  const crdDefaulting = options.crdDefaulting ?? true;
   const crdDirectory = options.crdDirectory ?? DEFAULT_CRD_DIR;
   const groups = options.calicoGroups ?? ['crd.projectcalico.org'];
 
@@ -465,7 +472,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     delete bodySchema.properties!.metadata;
     delete bodySchema.properties!.apiVersion;
     delete bodySchema.properties!.kind;
-    applyDefaults(bodySchema, body);
+    if (crdDefaulting) applyDefaults(bodySchema, body);
     prune(bodySchema, body);
     for (const k of Object.keys(obj)) if (k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') delete obj[k];
     Object.assign(obj, body);
@@ -1085,8 +1092,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     },
     resourceVersion: () => String(rv),
     compact(revision?: string) {
-      compactedBelow = revision === undefined ? rv + 1 : Number(revision);
-      while (events.length > 0 && events[0].rv < compactedBelow) events.shift();
+      compactedBelow = revision === undefined ? rv : Number(revision);
+      while (events.length > 0 && events[0].rv <= compactedBelow) events.shift();
     },
     failNext(count, fo = {}) {
       faults.push({ remaining: count, options: fo });
@@ -1095,7 +1102,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       for (const w of [...watches]) endWatch(w, o.abrupt ?? false);
     },
     sendWatchError(status) {
-      const s = status ?? expired(`too old resource version: ${rv} (${rv + 1})`).toStatus();
+      const s = status ?? expired(`too old resource version: ${rv - 1} (${rv})`).toStatus();
       for (const w of [...watches]) {
         send(w, 'ERROR', s);
         endWatch(w);
