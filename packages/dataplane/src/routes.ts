@@ -48,10 +48,11 @@ export interface NormalizedRoute {
 const isInt = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 /**
- * Validates a {@link RouteSpec} and fills in the defaults (see RouteSpec).
+ * Validates a {@link RouteSpec} and fills in the defaults (see RouteSpec). With `forDelete`, a
+ * unicast route may omit both dev and gateway (deletion matches by table, destination and metric).
  * @throws ValidationError listing the offending field.
  */
-export function normalizeRoute(spec: RouteSpec, field = 'route'): NormalizedRoute {
+export function normalizeRoute(spec: RouteSpec, field = 'route', options: { forDelete?: boolean } = {}): NormalizedRoute {
   if (typeof spec !== 'object' || spec === null) invalid(field, spec, 'route must be an object');
   const dst = parseCidr(spec.dst, `${field}.dst`, { strict: true, defaultFamily: spec.family ?? 4 });
   if (spec.family !== undefined && spec.family !== dst.family) invalid(`${field}.family`, spec.family, `does not match dst ${spec.dst}`);
@@ -64,7 +65,8 @@ export function normalizeRoute(spec: RouteSpec, field = 'route'): NormalizedRout
     dstLength: dst.prefixLength,
     type,
     onlink: spec.onlink === true,
-    protocol: spec.protocol ?? RouteProtocol.boot,
+    // For deletion an absent protocol means "any" (0); otherwise the `ip route` default, boot.
+    protocol: spec.protocol ?? (options.forDelete ? 0 : RouteProtocol.boot),
     scope: 'universe',
     metric: spec.metric ?? 0,
     table: spec.table ?? MAIN_TABLE,
@@ -88,7 +90,7 @@ export function normalizeRoute(spec: RouteSpec, field = 'route'): NormalizedRout
   }
   if (spec.mtu !== undefined && spec.mtu !== 0) out.mtu = validateMtu(spec.mtu, `${field}.mtu`);
   if (type === 'unicast') {
-    if (out.dev === undefined && out.gateway === undefined) invalid(field, spec, 'a unicast route needs dev or gateway');
+    if (out.dev === undefined && out.gateway === undefined && !options.forDelete) invalid(field, spec, 'a unicast route needs dev or gateway');
   } else if (out.gateway !== undefined || out.onlink) {
     invalid(`${field}.gateway`, spec.gateway, `a ${type} route has no gateway`);
   }
@@ -115,7 +117,8 @@ export function routeKey(route: { table: number; dst: string; metric: number }):
 export function routeMatches(want: NormalizedRoute, have: RouteInfo): boolean {
   return (
     want.type === have.type &&
-    (want.dev ?? undefined) === (have.dev ?? undefined) &&
+    // The kernel reports IPv6 blackhole/unreachable routes on `lo`: the device matters for unicast only.
+    (want.type !== 'unicast' || (want.dev ?? undefined) === (have.dev ?? undefined)) &&
     (want.gateway ?? undefined) === (have.gateway ?? undefined) &&
     want.onlink === have.onlink &&
     want.protocol === have.protocol &&

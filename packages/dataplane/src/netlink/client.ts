@@ -574,13 +574,13 @@ export class NetlinkClient implements NetlinkOps {
   }
 
   deleteRoute(route: RouteSpec, options: { ignoreMissing?: boolean } = {}): Promise<boolean> {
-    const r = normalizeRoute(route);
+    const r = normalizeRoute(route, 'route', { forDelete: true });
     return this.exclusive(() => this.writeRoute(r, 'delete', new Map(), options.ignoreMissing ?? false));
   }
 
   applyRouteChanges(changes: RouteChanges): Promise<void> {
     const replace = (changes.replace ?? []).map((r, i) => normalizeRoute(r, `replace[${i}]`));
-    const del = (changes.delete ?? []).map((r, i) => normalizeRoute(r, `delete[${i}]`));
+    const del = (changes.delete ?? []).map((r, i) => normalizeRoute(r, `delete[${i}]`, { forDelete: true }));
     return this.exclusive(async () => {
       const indexes = await this.resolveDevs(replace);
       // Deletions first so that a replacement never collides with a stale route.
