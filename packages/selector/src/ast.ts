@@ -1,7 +1,7 @@
 /**
  * The selector syntax tree and its canonical printer.
  *
- * Nodes are plain frozen objects, discriminated by `kind`. The tree is exactly upstream's:
+ * Nodes are plain objects (deep-frozen once reached through `Selector.ast`), discriminated by `kind`. The tree is exactly upstream's:
  * `&&`/`||` chains are flat n-ary nodes, a run of `!` is collapsed by parity, parentheses leave
  * no node of their own, and set literals are sorted (by UTF-8 byte order) and de-duplicated.
  */
@@ -72,12 +72,12 @@ export function compareByteOrder(a: string, b: string): number {
   return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
 }
 
-/** Sorts by byte order and removes duplicates (returns a new frozen array). */
+/** Sorts by byte order and removes duplicates (returns a new array). */
 export function toStringSet(values: readonly string[]): readonly string[] {
   const sorted = [...values].sort(compareByteOrder);
   const out: string[] = [];
   for (const v of sorted) if (out.length === 0 || out[out.length - 1] !== v) out.push(v);
-  return Object.freeze(out);
+  return out;
 }
 
 function quoted(value: string): string {

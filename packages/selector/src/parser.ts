@@ -54,115 +54,141 @@ const VALUE_OPERATORS: Partial<Record<TokenKind, 'eq' | 'ne' | 'contains' | 'sta
 };
 
 /**
- * Parses selector text to a frozen tree. Empty or whitespace-only text is `all()`.
- * @throws {SelectorParseError} with the zero-based position of the problem.
+ * Parser state over one token list. A class rather than closures, so a parse allocates no
+ * functions. Nodes are built unfrozen for speed; `Selector.ast` deep-freezes the tree on first
+ * access.
  */
-export function parseToAst(input: string): SelectorNode {
-  const tokens = tokenize(input);
-  let at = 0;
-  let depth = 0;
-  const fail = (token: Token, reason: string): never => {
-    throw new SelectorParseError(input, token.position, reason);
-  };
+class Parser {
+  private at = 0;
+  private depth = 0;
 
-  const parseOr = (): SelectorNode => {
-    const first = parseAnd();
-    if (tokens[at]!.kind !== TokenKind.Or) return first;
+  constructor(
+    private readonly input: string,
+    private readonly tokens: Token[],
+  ) {}
+
+  private fail(token: Token, reason: string): never {
+    throw new SelectorParseError(this.input, token.position, reason);
+  }
+
+  parseRoot(): SelectorNode {
+    if (this.tokens[0]!.kind === TokenKind.EOF) return ALL;
+    const root = this.parseOr();
+    const rest = this.tokens[this.at]!;
+    if (rest.kind !== TokenKind.EOF) this.fail(rest, `unexpected ${describe(rest)} after the end of the expression`);
+    return root;
+  }
+
+  private parseOr(): SelectorNode {
+    const first = this.parseAnd();
+    if (this.tokens[this.at]!.kind !== TokenKind.Or) return first;
     const operands = [first];
-    while (tokens[at]!.kind === TokenKind.Or) {
-      at++;
-      operands.push(parseAnd());
+    while (this.tokens[this.at]!.kind === TokenKind.Or) {
+      this.at++;
+      operands.push(this.parseAnd());
     }
-    return Object.freeze({ kind: 'or', operands: Object.freeze(operands) });
-  };
+    return { kind: 'or', operands };
+  }
 
-  const parseAnd = (): SelectorNode => {
-    const first = parseUnary();
-    if (tokens[at]!.kind !== TokenKind.And) return first;
+  private parseAnd(): SelectorNode {
+    const first = this.parseUnary();
+    if (this.tokens[this.at]!.kind !== TokenKind.And) return first;
     const operands = [first];
-    while (tokens[at]!.kind === TokenKind.And) {
-      at++;
-      operands.push(parseUnary());
+    while (this.tokens[this.at]!.kind === TokenKind.And) {
+      this.at++;
+      operands.push(this.parseUnary());
     }
-    return Object.freeze({ kind: 'and', operands: Object.freeze(operands) });
-  };
+    return { kind: 'and', operands };
+  }
 
-  const parseUnary = (): SelectorNode => {
+  private parseUnary(): SelectorNode {
     let negated = false;
-    while (tokens[at]!.kind === TokenKind.Not) {
+    while (this.tokens[this.at]!.kind === TokenKind.Not) {
       negated = !negated;
-      at++;
+      this.at++;
     }
-    const node = parsePrimary();
-    return negated ? Object.freeze({ kind: 'not', operand: node }) : node;
-  };
+    const node = this.parsePrimary();
+    return negated ? { kind: 'not', operand: node } : node;
+  }
 
-  const parsePrimary = (): SelectorNode => {
-    const token = tokens[at]!;
+  private parsePrimary(): SelectorNode {
+    const token = this.tokens[this.at]!;
     switch (token.kind) {
       case TokenKind.All:
-        at++;
+        this.at++;
         return ALL;
       case TokenKind.Global:
-        at++;
+        this.at++;
         return GLOBAL;
       case TokenKind.Has:
-        at++;
-        return Object.freeze({ kind: 'has', label: token.value });
+        this.at++;
+        return { kind: 'has', label: token.value };
       case TokenKind.LParen: {
-        if (++depth > MAX_NESTING) fail(token, `parentheses nested deeper than ${MAX_NESTING}`);
-        at++;
-        const inner = parseOr();
-        const close = tokens[at]!;
-        if (close.kind !== TokenKind.RParen) fail(close, `expected ")" to close the "(" at offset ${token.position}, found ${describe(close)}`);
-        at++;
-        depth--;
+        if (++this.depth > MAX_NESTING) this.fail(token, `parentheses nested deeper than ${MAX_NESTING}`);
+        this.at++;
+        const inner = this.parseOr();
+        const close = this.tokens[this.at]!;
+        if (close.kind !== TokenKind.RParen) {
+          this.fail(close, `expected ")" to close the "(" at offset ${token.position}, found ${describe(close)}`);
+        }
+        this.at++;
+        this.depth--;
         return inner;
       }
       case TokenKind.Label:
-        return parseComparison(token);
+        return this.parseComparison(token);
       case TokenKind.EOF:
-        return fail(token, 'unexpected end of input, expected an expression');
+        return this.fail(token, 'unexpected end of input, expected an expression');
       default:
-        return fail(token, `unexpected ${describe(token)}, expected an expression`);
+        return this.fail(token, `unexpected ${describe(token)}, expected an expression`);
     }
-  };
+  }
 
-  const parseComparison = (labelToken: Token): SelectorNode => {
+  private parseComparison(labelToken: Token): SelectorNode {
+    const tokens = this.tokens;
     const label = labelToken.value;
-    const operator = tokens[at + 1]!;
+    const operator = tokens[this.at + 1]!;
     const valueKind = VALUE_OPERATORS[operator.kind];
     if (valueKind !== undefined) {
-      const value = tokens[at + 2]!;
-      if (value.kind !== TokenKind.String) fail(value, `expected a string literal after ${describe(operator)}, found ${describe(value)}`);
-      at += 3;
-      return Object.freeze({ kind: valueKind, label, value: value.value });
+      const value = tokens[this.at + 2]!;
+      if (value.kind !== TokenKind.String) {
+        this.fail(value, `expected a string literal after ${describe(operator)}, found ${describe(value)}`);
+      }
+      this.at += 3;
+      return { kind: valueKind, label, value: value.value };
     }
     if (operator.kind === TokenKind.In || operator.kind === TokenKind.NotIn) {
-      const brace = tokens[at + 2]!;
-      if (brace.kind !== TokenKind.LBrace) fail(brace, `expected a set literal "{...}" after ${describe(operator)}, found ${describe(brace)}`);
-      at += 3;
+      const brace = tokens[this.at + 2]!;
+      if (brace.kind !== TokenKind.LBrace) {
+        this.fail(brace, `expected a set literal "{...}" after ${describe(operator)}, found ${describe(brace)}`);
+      }
+      this.at += 3;
       const values: string[] = [];
-      while (tokens[at]!.kind === TokenKind.String) {
-        values.push(tokens[at]!.value);
-        at++;
-        if (tokens[at]!.kind !== TokenKind.Comma) break;
-        at++;
+      while (tokens[this.at]!.kind === TokenKind.String) {
+        values.push(tokens[this.at]!.value);
+        this.at++;
+        if (tokens[this.at]!.kind !== TokenKind.Comma) break;
+        this.at++;
       }
-      const close = tokens[at]!;
+      const close = tokens[this.at]!;
       if (close.kind !== TokenKind.RBrace) {
-        fail(close, `expected ${values.length === 0 || tokens[at - 1]!.kind === TokenKind.Comma ? 'a string or "}"' : '"," or "}"'} in set literal, found ${describe(close)}`);
+        const wanted = values.length === 0 || tokens[this.at - 1]!.kind === TokenKind.Comma ? 'a string or "}"' : '"," or "}"';
+        this.fail(close, `expected ${wanted} in set literal, found ${describe(close)}`);
       }
-      at++;
-      return Object.freeze({ kind: operator.kind === TokenKind.In ? 'in' : 'notIn', label, values: toStringSet(values) });
+      this.at++;
+      return { kind: operator.kind === TokenKind.In ? 'in' : 'notIn', label, values: toStringSet(values) };
     }
-    if (operator.kind === TokenKind.EOF) return fail(operator, `unexpected end of input, expected an operator after label ${JSON.stringify(label)}`);
-    return fail(operator, `expected an operator after label ${JSON.stringify(label)}, found ${describe(operator)}`);
-  };
+    if (operator.kind === TokenKind.EOF) {
+      return this.fail(operator, `unexpected end of input, expected an operator after label ${JSON.stringify(label)}`);
+    }
+    return this.fail(operator, `expected an operator after label ${JSON.stringify(label)}, found ${describe(operator)}`);
+  }
+}
 
-  if (tokens[0]!.kind === TokenKind.EOF) return ALL;
-  const root = parseOr();
-  const rest = tokens[at]!;
-  if (rest.kind !== TokenKind.EOF) fail(rest, `unexpected ${describe(rest)} after the end of the expression`);
-  return root;
+/**
+ * Parses selector text to a tree (not frozen; see `Selector.ast`). Empty or whitespace-only text is `all()`.
+ * @throws {SelectorParseError} with the zero-based position of the problem.
+ */
+export function parseToAst(input: string): SelectorNode {
+  return new Parser(input, tokenize(input)).parseRoot();
 }

@@ -36,6 +36,16 @@ function collectLabels(node: SelectorNode, out: Set<string>): void {
   }
 }
 
+function deepFreeze(node: SelectorNode): void {
+  if (Object.isFrozen(node)) return;
+  if (node.kind === 'not') deepFreeze(node.operand);
+  else if (node.kind === 'and' || node.kind === 'or') {
+    for (const operand of node.operands) deepFreeze(operand);
+    Object.freeze(node.operands);
+  } else if (node.kind === 'in' || node.kind === 'notIn') Object.freeze(node.values);
+  Object.freeze(node);
+}
+
 function containsGlobal(node: SelectorNode): boolean {
   switch (node.kind) {
     case 'global':
@@ -63,8 +73,6 @@ function containsGlobal(node: SelectorNode): boolean {
  * ```
  */
 export class Selector {
-  /** The syntax tree (frozen). */
-  readonly ast: SelectorNode;
   /** The text this selector was parsed from (the canonical form for {@link selectorFromAst}). */
   readonly source: string;
   /**
@@ -72,15 +80,16 @@ export class Selector {
    * no tree walk. It needs no `this`, so it can be passed around: `labelSets.filter(selector.matches)`.
    */
   readonly matches: (labels: Labels) => boolean;
-  readonly #canonical: string;
+  #canonical: string | undefined;
+  readonly #ast: SelectorNode;
+  #astFrozen = false;
   #uniqueId: string | undefined;
   #labels: readonly string[] | undefined;
 
   /** @internal Use {@link parseSelector} or {@link selectorFromAst}. */
   constructor(ast: SelectorNode, source: string) {
-    this.ast = ast;
+    this.#ast = ast;
     this.source = source;
-    this.#canonical = printSelector(ast);
     const onRecord: RecordMatcher = compileRecord(ast);
     let onMap: MapMatcher | undefined;
     this.matches = (labels: Labels): boolean => {
@@ -90,14 +99,23 @@ export class Selector {
     };
   }
 
+  /** The syntax tree. Deep-frozen (on first access), so it always describes what `matches` does. */
+  get ast(): SelectorNode {
+    if (!this.#astFrozen) {
+      deepFreeze(this.#ast);
+      this.#astFrozen = true;
+    }
+    return this.#ast;
+  }
+
   /** Upstream's canonical form (libcalico-go `Selector.String()`), e.g. `(a == "x" && has(b))`. */
   toString(): string {
-    return this.#canonical;
+    return (this.#canonical ??= printSelector(this.#ast));
   }
 
   /** JSON form: the canonical string. */
   toJSON(): string {
-    return this.#canonical;
+    return this.toString();
   }
 
   /**
@@ -106,7 +124,7 @@ export class Selector {
    */
   uniqueId(): string {
     if (this.#uniqueId === undefined) {
-      this.#uniqueId = `s:${base64UrlNoPad(sha224(new TextEncoder().encode(`s:${this.#canonical}`)))}`;
+      this.#uniqueId = `s:${base64UrlNoPad(sha224(new TextEncoder().encode(`s:${this.toString()}`)))}`;
     }
     return this.#uniqueId;
   }
@@ -115,7 +133,7 @@ export class Selector {
   get labels(): readonly string[] {
     if (this.#labels === undefined) {
       const set = new Set<string>();
-      collectLabels(this.ast, set);
+      collectLabels(this.#ast, set);
       this.#labels = toStringSet([...set]);
     }
     return this.#labels;
@@ -126,17 +144,17 @@ export class Selector {
    * EntityRule `namespaceSelector`, where it means "non-namespaced resources"; validators use this.
    */
   get usesGlobal(): boolean {
-    return containsGlobal(this.ast);
+    return containsGlobal(this.#ast);
   }
 
   /** True when the selector is exactly `all()` (also the empty selector). */
   get isAll(): boolean {
-    return this.ast.kind === 'all';
+    return this.#ast.kind === 'all';
   }
 
   /** True when both selectors have the same canonical form. */
   equals(other: Selector): boolean {
-    return this.#canonical === other.#canonical;
+    return this.toString() === other.toString();
   }
 }
 

@@ -114,119 +114,125 @@ export function tokenize(input: string): Token[] {
   const tokens: Token[] = [];
   let lastKind = 0;
   let i = 0;
-  const fail = (position: number, reason: string): never => {
-    throw new SelectorParseError(input, position, reason);
-  };
-  const push = (kind: TokenKind, value: string, position: number): void => {
-    tokens.push({ kind, value, position });
-    lastKind = kind;
-  };
-  const readIdentifier = (start: number): number => {
-    const end = identifierEnd(s, start);
-    if (end === start) {
-      fail(start, start < s.length ? `unexpected character ${describeChar(s, start)}, expected a label` : 'unexpected end of input, expected a label');
-    }
-    if (end - start > MAX_LABEL_LENGTH) fail(start, `label too long (${end - start} characters, the maximum is ${MAX_LABEL_LENGTH})`);
-    return end;
-  };
-
   while (true) {
     i = skipWhitespace(s, i);
     if (i >= s.length) {
-      push(TokenKind.EOF, '', i);
+      tokens.push({ kind: TokenKind.EOF, value: '', position: i });
       return tokens;
     }
     const start = i;
     const c = s.charCodeAt(i);
+    let kind: TokenKind;
+    let value = '';
     switch (c) {
       case 40: // (
-        push(TokenKind.LParen, '', start);
+        kind = TokenKind.LParen;
         i++;
-        continue;
+        break;
       case 41: // )
-        push(TokenKind.RParen, '', start);
+        kind = TokenKind.RParen;
         i++;
-        continue;
+        break;
       case 123: // {
-        push(TokenKind.LBrace, '', start);
+        kind = TokenKind.LBrace;
         i++;
-        continue;
+        break;
       case 125: // }
-        push(TokenKind.RBrace, '', start);
+        kind = TokenKind.RBrace;
         i++;
-        continue;
+        break;
       case 44: // ,
-        push(TokenKind.Comma, '', start);
+        kind = TokenKind.Comma;
         i++;
-        continue;
+        break;
       case 34: // "
       case 39: {
         // '
         const close = s.indexOf(c === 34 ? '"' : "'", i + 1);
-        if (close < 0) fail(start, 'unterminated string');
-        push(TokenKind.String, s.slice(i + 1, close), start);
+        if (close < 0) throw new SelectorParseError(input, start, 'unterminated string');
+        kind = TokenKind.String;
+        value = s.slice(i + 1, close);
         i = close + 1;
-        continue;
+        break;
       }
       case 61: // =
-        if (s.charCodeAt(i + 1) !== 61) fail(start, 'expected "==" (a single "=" is not an operator)');
-        push(TokenKind.Eq, '', start);
+        if (s.charCodeAt(i + 1) !== 61) throw new SelectorParseError(input, start, 'expected "==" (a single "=" is not an operator)');
+        kind = TokenKind.Eq;
         i += 2;
-        continue;
+        break;
       case 33: // !
         if (s.charCodeAt(i + 1) === 61) {
-          push(TokenKind.Ne, '', start);
+          kind = TokenKind.Ne;
           i += 2;
         } else {
-          push(TokenKind.Not, '', start);
+          kind = TokenKind.Not;
           i++;
         }
-        continue;
+        break;
       case 38: // &
-        if (s.charCodeAt(i + 1) !== 38) fail(start, 'expected "&&"');
-        push(TokenKind.And, '', start);
+        if (s.charCodeAt(i + 1) !== 38) throw new SelectorParseError(input, start, 'expected "&&"');
+        kind = TokenKind.And;
         i += 2;
-        continue;
+        break;
       case 124: // |
-        if (s.charCodeAt(i + 1) !== 124) fail(start, 'expected "||"');
-        push(TokenKind.Or, '', start);
+        if (s.charCodeAt(i + 1) !== 124) throw new SelectorParseError(input, start, 'expected "||"');
+        kind = TokenKind.Or;
         i += 2;
-        continue;
+        break;
+      default:
+        if (lastKind === TokenKind.Label) {
+          // Right after a label only an operator may follow.
+          let j: number;
+          if ((j = matchKeyword(s, i, 'contains')) >= 0) kind = TokenKind.Contains;
+          else if ((j = matchKeyword(s, i, 'starts', 'with')) >= 0) kind = TokenKind.StartsWith;
+          else if ((j = matchKeyword(s, i, 'ends', 'with')) >= 0) kind = TokenKind.EndsWith;
+          else if ((j = matchKeyword(s, i, 'not', 'in')) >= 0) kind = TokenKind.NotIn;
+          else if ((j = matchKeyword(s, i, 'in')) >= 0) kind = TokenKind.In;
+          else {
+            const label = tokens[tokens.length - 1]!.value;
+            throw new SelectorParseError(input, start, `expected an operator after label ${JSON.stringify(label)}`);
+          }
+          i = j;
+        } else if (s.startsWith('has(', i)) {
+          const labelStart = skipWhitespace(s, i + 4);
+          const labelEnd = readIdentifier(input, labelStart);
+          const close = skipWhitespace(s, labelEnd);
+          if (s.charCodeAt(close) !== 41) throw new SelectorParseError(input, close, 'expected ")" to close "has("');
+          kind = TokenKind.Has;
+          value = s.slice(labelStart, labelEnd);
+          i = close + 1;
+        } else if (s.startsWith('all(', i) || s.startsWith('global(', i)) {
+          const isAll = c === 97;
+          const close = skipWhitespace(s, i + (isAll ? 4 : 7));
+          if (s.charCodeAt(close) !== 41) {
+            throw new SelectorParseError(input, close, `expected ")" to close "${isAll ? 'all' : 'global'}("`);
+          }
+          kind = isAll ? TokenKind.All : TokenKind.Global;
+          i = close + 1;
+        } else {
+          const end = readIdentifier(input, i);
+          kind = TokenKind.Label;
+          value = s.slice(i, end);
+          i = end;
+        }
     }
-    if (lastKind === TokenKind.Label) {
-      // Right after a label only an operator may follow.
-      let j: number;
-      if ((j = matchKeyword(s, i, 'contains')) >= 0) push(TokenKind.Contains, '', start);
-      else if ((j = matchKeyword(s, i, 'starts', 'with')) >= 0) push(TokenKind.StartsWith, '', start);
-      else if ((j = matchKeyword(s, i, 'ends', 'with')) >= 0) push(TokenKind.EndsWith, '', start);
-      else if ((j = matchKeyword(s, i, 'not', 'in')) >= 0) push(TokenKind.NotIn, '', start);
-      else if ((j = matchKeyword(s, i, 'in')) >= 0) push(TokenKind.In, '', start);
-      else {
-        const label = tokens[tokens.length - 1]!.value;
-        return fail(start, `expected an operator after label ${JSON.stringify(label)}`);
-      }
-      i = j;
-      continue;
-    }
-    if (s.startsWith('has(', i)) {
-      const labelStart = skipWhitespace(s, i + 4);
-      const labelEnd = readIdentifier(labelStart);
-      const close = skipWhitespace(s, labelEnd);
-      if (s.charCodeAt(close) !== 41) fail(close, 'expected ")" to close "has("');
-      push(TokenKind.Has, s.slice(labelStart, labelEnd), start);
-      i = close + 1;
-      continue;
-    }
-    if (s.startsWith('all(', i) || s.startsWith('global(', i)) {
-      const isAll = s.charCodeAt(i) === 97;
-      const close = skipWhitespace(s, i + (isAll ? 4 : 7));
-      if (s.charCodeAt(close) !== 41) fail(close, `expected ")" to close "${isAll ? 'all' : 'global'}("`);
-      push(isAll ? TokenKind.All : TokenKind.Global, '', start);
-      i = close + 1;
-      continue;
-    }
-    const end = readIdentifier(i);
-    push(TokenKind.Label, s.slice(i, end), start);
-    i = end;
+    tokens.push({ kind, value, position: start });
+    lastKind = kind;
   }
+}
+
+/** Returns the end of the label starting at `start`, or throws when there is none or it is too long. */
+function readIdentifier(s: string, start: number): number {
+  const end = identifierEnd(s, start);
+  if (end === start) {
+    throw new SelectorParseError(
+      s,
+      start,
+      start < s.length ? `unexpected character ${describeChar(s, start)}, expected a label` : 'unexpected end of input, expected a label',
+    );
+  }
+  if (end - start > MAX_LABEL_LENGTH) {
+    throw new SelectorParseError(s, start, `label too long (${end - start} characters, the maximum is ${MAX_LABEL_LENGTH})`);
+  }
+  return end;
 }
