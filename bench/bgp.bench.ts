@@ -9,7 +9,7 @@ import type { Bench } from './lib.js';
 
 function meshCluster(nodes: number): RenderBirdConfigOptions {
   const v3 = 'projectcalico.org/v3' as const;
-  const resources: RenderBirdConfigOptions['resources'] = [
+  const resources: Array<RenderBirdConfigOptions['resources'][number]> = [
     { apiVersion: v3, kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { asNumber: 64512, serviceClusterIPs: [{ cidr: '10.96.0.0/12' }] } },
     { apiVersion: v3, kind: 'IPPool', metadata: { name: 'v4' }, spec: { cidr: '10.244.0.0/16', ipipMode: 'Always' } },
     { apiVersion: v3, kind: 'IPPool', metadata: { name: 'v6' }, spec: { cidr: 'fd10::/48' } },
