@@ -478,13 +478,15 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     Object.assign(obj, body);
   }
 
-  function validateObject(rt: ResourceType, obj: JsonObject): void {
+  function validateObject(rt: ResourceType, obj: JsonObject, isCreate: boolean): void {
     const name = String(meta(obj).name ?? '');
-    const causes = validateMeta(rt, meta(obj));
+    // Names are immutable: their format is checked on create only, as the apiserver does.
+    const causes = validateMeta(rt, meta(obj)).filter((c) => isCreate || c.field !== 'metadata.name');
     if (rt.custom && rt.schema) {
       const { metadata: _m, ...body } = obj;
       const bodySchema: Schema = { ...rt.schema, properties: { ...rt.schema.properties } };
       delete bodySchema.properties!.metadata;
+      if (bodySchema.required) bodySchema.required = bodySchema.required.filter((r) => r !== 'metadata');
       for (const cause of validate(bodySchema, body as Json, '')) causes.push({ ...cause, field: cause.field.replace(/^\./, ''), message: cause.message.replace(/ \.(\w)/g, ' $1') });
     }
     if (causes.length > 0) throw invalid(rt, name, causes);
@@ -536,7 +538,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     }
     if (rt.plural === 'pods' && (typeof obj.status !== 'object' || obj.status === null)) obj.status = { phase: 'Pending' };
     prepareCustom(rt, obj);
-    validateObject(rt, obj);
+    validateObject(rt, obj, true);
     rv++;
     m.resourceVersion = String(rv);
     store.get(rt)!.set(objectKey(ns, name), obj);
@@ -608,7 +610,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       prepareCustom(rt, next);
     }
     nm.resourceVersion = oldMeta.resourceVersion;
-    validateObject(rt, next);
+    validateObject(rt, next, false);
     if (jsonEqual(next, old)) return old; // no-op: no new resourceVersion, no event
     if (rt.custom) {
       const strip = (o: JsonObject) => {
