@@ -824,15 +824,19 @@ export class IPAM {
   ): Promise<IPAMAssignments> {
     const use = args.intendedUse;
     const affinityType = use === 'LoadBalancer' ? 'virtual' : 'host';
-    const config = await this.getIPAMConfig();
-    const reserved = await this.readReservations();
+    // Independent reads, issued together (one round trip of latency on remote datastores).
+    const [config, reserved, node, allPools, affList] = await Promise.all([
+      this.getIPAMConfig(),
+      this.readReservations(),
+      use !== 'LoadBalancer' ? this.readNode(host) : Promise.resolve(undefined),
+      this.readPools(),
+      this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType }),
+    ]);
     let nodeLabels: Record<string, string> = {};
     if (use !== 'LoadBalancer') {
-      const node = await this.readNode(host);
       if (!node) throw new ResourceNotFoundError({ kind: 'Node', name: host });
       nodeLabels = node.metadata?.labels ?? {};
     }
-    const allPools = await this.readPools();
     const { pools, selecting, enabled } = await this.eligiblePools(
       version, use, host, requestedPools, rsvdAttr, nodeLabels, args.namespace?.labels ?? {}, allPools,
     );
@@ -858,7 +862,6 @@ export class IPAM {
     };
 
     // §5.4 the host's existing blocks.
-    const affList = await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType });
     const affinities = affList.items.filter((a) => !(a.value as BlockAffinity).deleted).sort(affinityListOrder);
     const allowed: KVPair<BlockAffinityKey>[] = [];
     for (const aff of affinities) {
