@@ -8,6 +8,7 @@ import { createIPAM, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
 import { FakeClock, seededRandom } from '@libcalico-ts/ipam/testing';
 
 export interface Env {
+  backend: Backend;
   datastore: Datastore;
   ipam: IPAM;
   clock: FakeClock;
@@ -23,6 +24,10 @@ export interface Backend {
   name: string;
   /** A fresh, empty datastore (a unique key prefix on shared servers). */
   create(): Promise<Datastore>;
+  /** Creates a node where Calico Nodes are not written directly (Kubernetes: a core v1 Node). */
+  addNode?(datastore: Datastore, name: string, labels: Record<string, string>): Promise<void>;
+  /** Why Node specs / WorkloadEndpoints cannot be written directly here (tests needing them skip). */
+  noDirectNodeWrites?: string;
   /** Another client on the same data (a second process), without wiping. */
   connect?(): Promise<Datastore>;
   /** Stops shared servers. */
@@ -66,12 +71,48 @@ export async function etcdBackend(): Promise<Backend | undefined> {
   };
 }
 
+/** The Kubernetes datastore on the Kubernetes API test server (a fresh server per environment). */
+export async function kubernetesBackend(): Promise<Backend | undefined> {
+  const mod = (await import('@libcalico-ts/datastore-kubernetes')) as Record<string, unknown>;
+  const create = mod.createKubernetesDatastore as ((options: Record<string, unknown>) => Datastore) | undefined;
+  if (typeof create !== 'function') return undefined;
+  const { startKubeApiServer } = await import('../helpers/kube-apiserver.js');
+  const servers: { stop(): Promise<void>; kubeconfigPath: string; putRaw(o: object): string }[] = [];
+  const opened: Datastore[] = [];
+  const serverOf = new Map<Datastore, (typeof servers)[number]>();
+  return {
+    name: 'kubernetes',
+    noDirectNodeWrites: 'Calico Nodes and WorkloadEndpoints are views of Kubernetes Nodes and Pods here',
+    async create() {
+      const server = await startKubeApiServer({ namespaceLifecycle: false });
+      servers.push(server);
+      const ds = create({ kubeconfig: server.kubeconfigPath });
+      opened.push(ds);
+      serverOf.set(ds, server);
+      return ds;
+    },
+    async addNode(ds, name, labels) {
+      serverOf.get(ds)!.putRaw({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, spec: {}, status: {} });
+    },
+    async connect() {
+      const ds = create({ kubeconfig: servers[servers.length - 1]!.kubeconfigPath });
+      opened.push(ds);
+      return ds;
+    },
+    async shutdown() {
+      for (const ds of opened) await ds.close().catch(() => {});
+      for (const s of servers) await s.stop().catch(() => {});
+    },
+  };
+}
+
 export async function makeEnv(backend: Backend, options: Partial<IPAMOptions> = {}): Promise<Env> {
   const datastore = await backend.create();
   const clock = new FakeClock();
   const makeIPAM = (o: Partial<IPAMOptions> = {}) =>
     createIPAM(datastore, { clock, random: seededRandom(3), maxRetryJitterMs: 0, ...options, ...o });
   return {
+    backend,
     datastore,
     clock,
     ipam: makeIPAM(),
@@ -83,6 +124,7 @@ export async function makeEnv(backend: Backend, options: Partial<IPAMOptions> = 
       );
     },
     async addNode(name, labels = {}, spec = {}) {
+      if (backend.addNode) return backend.addNode(datastore, name, labels);
       await datastore.createKV(
         { type: 'resource', kind: 'Node', name },
         { kind: 'Node', apiVersion: 'projectcalico.org/v3', metadata: { name, labels }, spec, status: {} } as never,
