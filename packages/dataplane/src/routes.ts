@@ -4,7 +4,7 @@
  * idempotent: a second run with the same desired set changes nothing.
  */
 import type { IPFamily } from './validate.js';
-import { invalid, parseCidr, parseIP, formatCidr, validateInterfaceName, validateMtu } from './validate.js';
+import { invalid, parseCidr, parseIP, validateInterfaceName, validateMtu } from './validate.js';
 import { ROUTE_SCOPES, ROUTE_TYPES } from './netlink/codec.js';
 import type { NetlinkOps, ReconcileOptions, RouteDiff, RouteInfo, RouteScopeName, RouteSpec, RouteTypeName } from './types.js';
 
@@ -52,7 +52,11 @@ const isInt = (v: unknown, min: number, max: number) => typeof v === 'number' &&
  * unicast route may omit both dev and gateway (deletion matches by table, destination and metric).
  * @throws ValidationError listing the offending field.
  */
-export function normalizeRoute(spec: RouteSpec, field = 'route', options: { forDelete?: boolean } = {}): NormalizedRoute {
+export function normalizeRoute(
+  spec: RouteSpec,
+  field = 'route',
+  options: { forDelete?: boolean; protocol?: number; table?: number } = {},
+): NormalizedRoute {
   if (typeof spec !== 'object' || spec === null) invalid(field, spec, 'route must be an object');
   const dst = parseCidr(spec.dst, `${field}.dst`, { strict: true, defaultFamily: spec.family ?? 4 });
   if (spec.family !== undefined && spec.family !== dst.family) invalid(`${field}.family`, spec.family, `does not match dst ${spec.dst}`);
@@ -60,16 +64,16 @@ export function normalizeRoute(spec: RouteSpec, field = 'route', options: { forD
   if (!(type in ROUTE_TYPES) || type === ('unspec' as string)) invalid(`${field}.type`, type, 'unknown route type');
   const out: NormalizedRoute = {
     family: dst.family,
-    dst: formatCidr(dst.bytes, dst.prefixLength),
+    dst: `${dst.text}/${dst.prefixLength}`,
     dstBytes: dst.bytes,
     dstLength: dst.prefixLength,
     type,
     onlink: spec.onlink === true,
     // For deletion an absent protocol means "any" (0); otherwise the `ip route` default, boot.
-    protocol: spec.protocol ?? (options.forDelete ? 0 : RouteProtocol.boot),
+    protocol: options.protocol ?? spec.protocol ?? (options.forDelete ? 0 : RouteProtocol.boot),
     scope: 'universe',
     metric: spec.metric ?? 0,
-    table: spec.table ?? MAIN_TABLE,
+    table: options.table ?? spec.table ?? MAIN_TABLE,
   };
   if (!isInt(out.protocol, 0, 255)) invalid(`${field}.protocol`, spec.protocol, 'protocol must be an integer 0..255');
   if (!isInt(out.metric, 0, 0xffffffff)) invalid(`${field}.metric`, spec.metric, 'metric must be a non-negative 32-bit integer');
@@ -153,7 +157,7 @@ export function diffRoutes(desired: readonly RouteSpec[], current: readonly Rout
   if (!isInt(protocol, 1, 255)) invalid('protocol', options.protocol, 'protocol must be 1..255');
   const wanted = new Map<string, NormalizedRoute>();
   desired.forEach((spec, i) => {
-    const route = normalizeRoute({ ...spec, protocol, table }, `desired[${i}]`);
+    const route = normalizeRoute(spec, `desired[${i}]`, { protocol, table });
     if (spec.table !== undefined && spec.table !== table) invalid(`desired[${i}].table`, spec.table, `reconciling table ${table}`);
     if (!families.includes(route.family)) invalid(`desired[${i}].dst`, spec.dst, `family IPv${route.family} is not being reconciled`);
     const key = routeKey(route);

@@ -70,8 +70,23 @@ export interface ParsedCidr extends ParsedIP {
 }
 
 function ipv4Bytes(text: string): Buffer {
-  return Buffer.from(text.split('.').map((x) => Number(x)));
+  const out = Buffer.allocUnsafe(4);
+  let octet = 0;
+  let i = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46 /* . */) {
+      out[i++] = octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  out[i] = octet;
+  return out;
 }
+
+// Parsing the same gateway/address text over and over (route tables) is common: memoise a bounded set.
+const ipCache = new Map<string, ParsedIP>();
+const IP_CACHE_LIMIT = 4096;
 
 function ipv6Bytes(text: string): Buffer {
   let head = text;
@@ -94,7 +109,7 @@ function ipv6Bytes(text: string): Buffer {
 
 /** Canonical text of address bytes (RFC 5952 for IPv6). */
 export function formatIP(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) throw new RangeError(`address of ${bytes.length} bytes`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
@@ -122,6 +137,21 @@ export function formatIP(bytes: Uint8Array): string {
 /** Parses an IPv4 or IPv6 address (no prefix). @throws ValidationError */
 export function parseIP(text: unknown, field = 'address'): ParsedIP {
   if (typeof text === 'string') {
+    // Cached results are shared: callers must treat `bytes` as read-only (every caller here does).
+    const cached = ipCache.get(text);
+    if (cached) return cached;
+    const parsed = parseIPUncached(text);
+    if (parsed) {
+      if (ipCache.size >= IP_CACHE_LIMIT) ipCache.clear();
+      ipCache.set(text, parsed);
+      return parsed;
+    }
+  }
+  fail(field, text, 'not a valid IPv4 or IPv6 address');
+}
+
+function parseIPUncached(text: string): ParsedIP | null {
+  {
     if (isIPv4(text)) {
       const bytes = ipv4Bytes(text);
       return { family: 4, bytes, text: formatIP(bytes) };
@@ -131,7 +161,7 @@ export function parseIP(text: unknown, field = 'address'): ParsedIP {
       return { family: 6, bytes, text: formatIP(bytes) };
     }
   }
-  fail(field, text, 'not a valid IPv4 or IPv6 address');
+  return null;
 }
 
 /**
@@ -156,11 +186,18 @@ export function parseCidr(text: unknown, field = 'cidr', options: { strict?: boo
     if (!/^\d{1,3}$/.test(len) || Number(len) > max) fail(field, text, `prefix length must be 0..${max}`);
     prefixLength = Number(len);
   }
-  if (options.strict) {
-    const masked = maskBytes(ip.bytes, prefixLength);
-    if (!masked.equals(ip.bytes)) fail(field, text, `host bits are set (network is ${formatIP(masked)}/${prefixLength})`);
+  if (options.strict && hasHostBits(ip.bytes, prefixLength)) {
+    fail(field, text, `host bits are set (network is ${formatIP(maskBytes(ip.bytes, prefixLength))}/${prefixLength})`);
   }
-  return { ...ip, prefixLength };
+  return { family: ip.family, bytes: ip.bytes, text: ip.text, prefixLength };
+}
+
+function hasHostBits(bytes: Buffer, prefixLength: number): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const bitsHere = Math.max(0, Math.min(8, prefixLength - i * 8));
+    if ((bytes[i]! & ~((0xff << (8 - bitsHere)) & 0xff) & 0xff) !== 0) return true;
+  }
+  return false;
 }
 
 /** Returns a copy of `bytes` with every bit after `prefixLength` cleared. */
