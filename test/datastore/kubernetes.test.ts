@@ -478,3 +478,27 @@ async function fetchJson(server: KubeApiServer, method: string, path: string, bo
     req.end(JSON.stringify(body));
   });
 }
+
+describe('kubernetes datastore: WorkloadEndpoint watch', () => {
+  it('a pod that gets scheduled appears as added; its IP annotation change as modified', async () => {
+    const server = await startKubeApiServer();
+    const ds = createKubernetesDatastore({ kubeconfig: server.kubeconfigPath });
+    const watch = ds.watchKV({ type: 'resource', kind: 'WorkloadEndpoint', namespace: 'default' });
+    const it = watch[Symbol.asyncIterator]();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      server.putRaw({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default', uid: '0a0b0c0d-1111-4222-8333-444455556666' }, spec: { containers: [] } });
+      server.putRaw({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default', uid: '0a0b0c0d-1111-4222-8333-444455556666' }, spec: { nodeName: 'node-1', containers: [] } });
+      server.putRaw({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default', uid: '0a0b0c0d-1111-4222-8333-444455556666', annotations: { 'cni.projectcalico.org/podIP': '10.1.2.3/32' } }, spec: { nodeName: 'node-1', containers: [] } });
+      const events = await take(it, 2);
+      assert.deepEqual(events.map((e) => e.type), ['added', 'modified']);
+      assert.equal((events[0].current!.key as ResourceKey).name, 'node--1-k8s-web-eth0');
+      assert.deepEqual((events[1].current!.value.spec as { ipNetworks: string[] }).ipNetworks, ['10.1.2.3/32']);
+      assert.equal((events[1].previous!.value.spec as { ipNetworks?: string[] }).ipNetworks, undefined);
+    } finally {
+      watch.stop();
+      await ds.close();
+      await server.stop();
+    }
+  });
+});

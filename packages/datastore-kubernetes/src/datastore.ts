@@ -913,6 +913,7 @@ class KubernetesDatastoreImpl implements KubernetesDatastore {
     this.checkOpen();
     const sources = await this.watchSources(list);
     const known = new Map<string, KVPair<Key>>();
+    const complete = options.revision === undefined;
     const revisions: string[] = sources.map(() => '');
     if (options.revision !== undefined) {
       const parts = sources.length > 1 ? options.revision.split('/') : [options.revision];
@@ -962,7 +963,9 @@ class KubernetesDatastoreImpl implements KubernetesDatastore {
       }
       reportedSoftDeletes.delete(id);
       known.set(id, decoded.pair);
-      if (previous || type === 'MODIFIED') emit({ type: 'modified', ...(previous ? { previous } : {}), current: decoded.pair, revision: eventRevision });
+      // Without a starting list an unknown object's MODIFIED stays a modification; after a full
+      // list, an object entering the view (e.g. a pod getting scheduled) is an addition.
+      if (previous || (type === 'MODIFIED' && !complete)) emit({ type: 'modified', ...(previous ? { previous } : {}), current: decoded.pair, revision: eventRevision });
       else emit({ type: 'added', current: decoded.pair, revision: eventRevision });
     };
     const retries = this.options.watchRetries ?? 5;
