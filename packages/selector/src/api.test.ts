@@ -7,6 +7,7 @@ import {
   SelectorParseError,
   TokenKind,
   compareByteOrder,
+  isPossibleToSatisfy,
   isValidLabelKey,
   isValidSelector,
   matchAllSelector,
@@ -241,4 +242,26 @@ test('sha224 and base64url building blocks', () => {
   assert.equal(base64UrlNoPad(new Uint8Array([0xfb, 0xff])), '-_8');
   assert.equal(base64UrlNoPad(new Uint8Array([0x66])), 'Zg');
   assert.equal(base64UrlNoPad(new Uint8Array([0x66, 0x6f, 0x6f])), 'Zm9v');
+});
+
+test('labelRestrictions: table', () => {
+  const r = (text: string) => Object.fromEntries(parseSelector(text).labelRestrictions());
+  assert.deepEqual(r('all()'), {});
+  assert.deepEqual(r('a != "x" && b not in {"y"}'), {});
+  assert.deepEqual(r('a == "x"'), { a: { mustBePresent: true, mustBeAbsent: false, mustHaveOneOf: ['x'] } });
+  assert.deepEqual(r('has(a) && b contains "q"'), {
+    a: { mustBePresent: true, mustBeAbsent: false },
+    b: { mustBePresent: true, mustBeAbsent: false },
+  });
+  assert.deepEqual(r('a in {"z", "x", "y"} && a in {"y", "z", "w"}'), { a: { mustBePresent: true, mustBeAbsent: false, mustHaveOneOf: ['y', 'z'] } });
+  assert.deepEqual(r('a == "x" && a == "y"'), { a: { mustBePresent: true, mustBeAbsent: false, mustHaveOneOf: [] } });
+  assert.equal(isPossibleToSatisfy(parseSelector('a == "x" && a == "y"').labelRestrictions().get('a')!), false);
+  assert.deepEqual(r('!has(b)'), { b: { mustBePresent: false, mustBeAbsent: true } });
+  assert.equal(isPossibleToSatisfy(parseSelector('has(b) && !has(b)').labelRestrictions().get('b')!), false);
+  assert.deepEqual(r('!a == "x"'), {});
+  assert.deepEqual(r('a == "x" || a == "y"'), { a: { mustBePresent: true, mustBeAbsent: false, mustHaveOneOf: ['x', 'y'] } });
+  assert.deepEqual(r('a == "x" || has(a)'), { a: { mustBePresent: true, mustBeAbsent: false } });
+  assert.deepEqual(r('a == "x" || b == "y"'), {});
+  assert.deepEqual(r('!has(a) || !has(a) && has(b)'), { a: { mustBePresent: false, mustBeAbsent: true } });
+  assert.deepEqual([...parseSelector('has(z) && has(a) && has(m)').labelRestrictions().keys()], ['a', 'm', 'z']);
 });

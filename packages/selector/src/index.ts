@@ -13,6 +13,8 @@ export {
 } from './selector.js';
 export type { Labels } from './selector.js';
 export { SelectorParseError } from './errors.js';
+export { isPossibleToSatisfy } from './restrictions.js';
+export type { LabelRestriction } from './restrictions.js';
 export { printSelector, compareByteOrder } from './ast.js';
 export type {
   SelectorNode,

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type SelectorNode, parseSelector } from './index.js';
+import { type SelectorNode, isPossibleToSatisfy, parseSelector } from './index.js';
 
 type Labels = Record<string, string>;
 interface Expr {
@@ -148,5 +148,25 @@ test('property: arbitrary text either parses or throws SelectorParseError with a
       }
     }),
     { numRuns: 5000 },
+  );
+});
+
+test('property: label restrictions are necessary conditions of a match', () => {
+  fc.assert(
+    fc.property(expr, fc.array(labelsArb, { minLength: 1, maxLength: 10 }), (e, labelSets) => {
+      const selector = parseSelector(e.text);
+      const restrictions = selector.labelRestrictions();
+      for (const labels of labelSets) {
+        if (!selector.matches(labels)) continue;
+        for (const [label, r] of restrictions) {
+          assert.ok(isPossibleToSatisfy(r), `${e.text}: ${label} unsatisfiable but ${JSON.stringify(labels)} matches`);
+          const value = get(labels, label);
+          if (r.mustBePresent) assert.notEqual(value, undefined, `${e.text}: ${label} must be present`);
+          if (r.mustBeAbsent) assert.equal(value, undefined, `${e.text}: ${label} must be absent`);
+          if (r.mustHaveOneOf !== undefined) assert.ok(r.mustHaveOneOf.includes(value!), `${e.text}: ${label}=${value}`);
+        }
+      }
+    }),
+    { numRuns: 1500 },
   );
 });

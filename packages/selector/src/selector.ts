@@ -7,6 +7,7 @@ import { printSelector, toStringSet } from './ast.js';
 import { type MapMatcher, type RecordMatcher, compileMap, compileRecord } from './compile.js';
 import { SelectorParseError } from './errors.js';
 import { parseToAst } from './parser.js';
+import { type LabelRestriction, finishRestrictions, labelRestrictionsOf } from './restrictions.js';
 import { base64UrlNoPad, sha224 } from './sha224.js';
 import { MAX_LABEL_LENGTH, isIdentifierChar } from './tokenizer.js';
 
@@ -85,6 +86,7 @@ export class Selector {
   #astFrozen = false;
   #uniqueId: string | undefined;
   #labels: readonly string[] | undefined;
+  #restrictions: ReadonlyMap<string, LabelRestriction> | undefined;
 
   /** @internal Use {@link parseSelector} or {@link selectorFromAst}. */
   constructor(ast: SelectorNode, source: string) {
@@ -145,6 +147,21 @@ export class Selector {
    */
   get usesGlobal(): boolean {
     return containsGlobal(this.#ast);
+  }
+
+  /**
+   * Necessary conditions on individual labels that every matching label set meets (upstream
+   * `LabelRestrictions()`), keyed by label, in byte order. Labels without a restriction are
+   * absent from the map. Use `isPossibleToSatisfy` to spot selectors that can never match.
+   * @example
+   * ```ts
+   * parseSelector('a in {"x", "y"} && a != "x" && !has(b)').labelRestrictions();
+   * // Map { 'a' => { mustBePresent: true, mustBeAbsent: false, mustHaveOneOf: ['x', 'y'] },
+   * //       'b' => { mustBePresent: false, mustBeAbsent: true } }
+   * ```
+   */
+  labelRestrictions(): ReadonlyMap<string, LabelRestriction> {
+    return (this.#restrictions ??= finishRestrictions(labelRestrictionsOf(this.#ast)));
   }
 
   /** True when the selector is exactly `all()` (also the empty selector). */
