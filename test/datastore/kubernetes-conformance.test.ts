@@ -1,8 +1,8 @@
 // The datastore conformance suite on the Kubernetes datastore, against the Kubernetes API test
-// server (HTTPS, bearer token). The suite creates NetworkPolicies in random namespaces it does
-// not create, so the server's NamespaceLifecycle check is off for this run; and it compares stored
-// IPPool specs with its input exactly, so CRD defaulting (which would add `assignmentMode:
-// Automatic`, as a real API server does) is off too.
+// server (HTTPS, bearer token), with CRD defaulting on as a real API server has it. The suite
+// creates NetworkPolicies in random namespaces it does not create, so the server's
+// NamespaceLifecycle check is off for this run. Sequence numbers stay within int64, the range an
+// API server keeps exactly.
 import { describeDatastoreConformance } from '@libcalico-ts/datastore/testing';
 import { createKubernetesDatastore } from '@libcalico-ts/datastore-kubernetes';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
@@ -13,7 +13,7 @@ let users = 0;
 describeDatastoreConformance(
   'kubernetes (crd.projectcalico.org/v1)',
   async () => {
-    server ??= await startKubeApiServer({ namespaceLifecycle: false, crdDefaulting: false });
+    server ??= await startKubeApiServer({ namespaceLifecycle: false });
     users++;
     const datastore = createKubernetesDatastore({ kubeconfig: server.kubeconfigPath });
     return {
@@ -28,6 +28,7 @@ describeDatastoreConformance(
     };
   },
   {
+    sequenceNumberRange: 'int64',
     compact: async () => {
       server!.compact();
     },

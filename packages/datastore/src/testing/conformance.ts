@@ -66,6 +66,12 @@ export interface ConformanceOptions {
   watchTimeoutMs?: number;
   /** Number of concurrent writers in the CAS race tests (default 16). */
   concurrency?: number;
+  /**
+   * Largest sequence number the backend keeps exactly. Calico's type is uint64 (etcd keeps every
+   * value); a Kubernetes API server decodes custom-resource integers as int64, so values of 2^63
+   * and above do not survive there. Default `'uint64'`.
+   */
+  sequenceNumberRange?: 'uint64' | 'int64';
 }
 
 /** A random lowercase prefix, unique per suite run, valid in DNS names. */
@@ -154,7 +160,18 @@ function ipPool(name: string, cidr: string, extra: Record<string, unknown> = {})
     kind: 'IPPool',
     apiVersion: API_VERSION,
     metadata: { name, labels: { 'conformance.test/owner': 'suite' } },
-    spec: { cidr, blockSize: 26, ipipMode: 'Never', vxlanMode: 'Always', natOutgoing: true, nodeSelector: 'all()', ...extra },
+    // Fully defaulted (as the CRD schema would default it), so a server that applies CRD defaults stores it unchanged.
+    spec: {
+      cidr,
+      blockSize: 26,
+      ipipMode: 'Never',
+      vxlanMode: 'Always',
+      natOutgoing: true,
+      nodeSelector: 'all()',
+      allowedUses: ['Workload', 'Tunnel'],
+      assignmentMode: 'Automatic',
+      ...extra,
+    },
   };
 }
 
@@ -167,8 +184,14 @@ function networkPolicy(namespace: string, name: string, order = 100) {
   };
 }
 
-const BIG_SEQUENCE = 2n ** 63n + 12_345n;
-const MAX_UINT64 = 2n ** 64n - 1n;
+/** Sequence numbers beyond JavaScript's safe integers: above 2^63 where the backend keeps uint64, just below it otherwise. */
+let BIG_SEQUENCE = 2n ** 63n + 12_345n;
+let MAX_SEQUENCE = 2n ** 64n - 1n;
+
+function useSequenceRange(range: 'uint64' | 'int64'): void {
+  BIG_SEQUENCE = range === 'uint64' ? 2n ** 63n + 12_345n : 2n ** 63n - 12_345n;
+  MAX_SEQUENCE = range === 'uint64' ? 2n ** 64n - 1n : 2n ** 63n - 1n;
+}
 
 function block(cidr: string, affinity: string | null, sequenceNumber = BIG_SEQUENCE): AllocationBlock {
   const size = 64; // a /26 or a /122
@@ -189,7 +212,7 @@ function block(cidr: string, affinity: string | null, sequenceNumber = BIG_SEQUE
       { handleId: null, secondary: null },
     ],
     sequenceNumber,
-    sequenceNumberForAllocation: { '0': sequenceNumber - 3n, '1': MAX_UINT64, '5': 2n ** 63n - 1n },
+    sequenceNumberForAllocation: { '0': sequenceNumber - 3n, '1': MAX_SEQUENCE, '5': 2n ** 62n + 1n },
     deleted: false,
   };
 }
@@ -222,6 +245,8 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
   const concurrency = options.concurrency ?? 16;
 
   describe(`datastore conformance: ${name}`, () => {
+    // Suites run one after another, so each sets the sample sequence numbers before its tests.
+    before(() => useSequenceRange(options.sequenceNumberRange ?? 'uint64'));
     let underTest: DatastoreUnderTest | undefined;
     let ds: Datastore;
     let caps: DatastoreCapabilities;
@@ -465,7 +490,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         assert.deepEqual(got.value, value);
         assert.equal(typeof got.value.sequenceNumber, 'bigint');
         assert.equal(got.value.sequenceNumber, BIG_SEQUENCE);
-        assert.equal(got.value.sequenceNumberForAllocation['1'], MAX_UINT64);
+        assert.equal(got.value.sequenceNumberForAllocation['1'], MAX_SEQUENCE);
         const next = { ...value, sequenceNumber: BIG_SEQUENCE + 1n };
         const second = await ds.updateKV(key, next, got.revision);
         assert.equal((await ds.getKV(key)).value.sequenceNumber, BIG_SEQUENCE + 1n);
