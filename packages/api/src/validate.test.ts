@@ -17,7 +17,7 @@ function pool(spec: Record<string, unknown>): Resource {
 /** [title, resource, field, reason fragment] — each must produce that error (after defaults). */
 const BAD: Array<[string, unknown, string, RegExp]> = [
   ['prefix length 33', pool({ cidr: '10.0.0.0/33' }), 'spec.cidr', /prefix length 33 is out of range for IPv4/],
-  ['octet 300', pool({ cidr: '300.1.1.1/8' }), 'spec.cidr', /not a valid IPv4 or IPv6 address/],
+  ['octet 300', pool({ cidr: '300.1.1.1/8' }), 'spec.cidr', /300\.1\.1\.1.*IPv4 field has value >255/],
   ['host bits set', pool({ cidr: '10.0.0.1/16' }), 'spec.cidr', /not strictly masked.*10\.0\.0\.0\/16/],
   ['v6 host bits set', pool({ cidr: 'fd00::1/64' }), 'spec.cidr', /not strictly masked/],
   ['bare IP as pool', pool({ cidr: '10.0.0.1' }), 'spec.cidr', /prefix length is required/],
