@@ -1,2 +1,43 @@
 // Public surface of @libcalico-ts/client.
-export {};
+export { createClient } from './client.js';
+export type { Client, ClientOptions, EnsureInitializedOptions } from './client.js';
+export { ResourceStore, wholeSecondTimestamp } from './resource-store.js';
+export type { StoreContext, CheckContext, WriteOperation } from './resource-store.js';
+export {
+  IPPoolClient,
+  NodeClient,
+  WorkloadEndpointClient,
+  PolicyClient,
+  TierClient,
+  BGPPeerClient,
+  ProfileClient,
+  BlockAffinityClient,
+  DEFAULT_ALLOW_PROFILE,
+  PROTECTED_TIERS,
+  TIER_LABEL,
+} from './kinds.js';
+export type { KindContext, KindClients, NodeCleanup } from './kinds.js';
+export type {
+  ResourceClient,
+  WriteOptions,
+  GetOptions,
+  DeleteOptions,
+  ListOptions,
+  ResourceWatchOptions,
+  ResourceList,
+  ResourceWatchEvent,
+  ResourceWatch,
+} from './types.js';
+export { DatastoreType, applyConfigDefaults, calicoAPIConfigFromEnv, parseCalicoAPIConfig, defaultEnvironment } from './config.js';
+export type { CalicoAPIConfig, CalicoAPIConfigSpec, Environment } from './config.js';
+export {
+  BACKEND_PACKAGES,
+  createClientFromConfig,
+  createClientFromConfigFile,
+  createClientFromEnv,
+  createDatastoreFromConfig,
+  loadCalicoAPIConfigFile,
+  loadEtcdBackend,
+  loadKubernetesBackend,
+} from './backends.js';
+export type { ClientFromConfigOptions, ConfigOptions, ConfiguredDatastore } from './backends.js';
