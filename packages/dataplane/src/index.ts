@@ -57,3 +57,18 @@ export { MAX_CHAIN_NAME_LENGTH, chainName, natTable, filterTable } from './iptab
 export type { NatPool, NatTableOptions, WorkloadProfile, FilterWorkload, FilterTableOptions } from './iptables/calico.js';
 export { parseIptablesSave, IptablesApplier } from './iptables/apply.js';
 export type { IptablesBackend, SavedChain, IptablesApplierOptions, IptablesApplyResult } from './iptables/apply.js';
+export {
+  planWorkloadInterfaceIproute2,
+  setupWorkloadInterfaceIproute2,
+  teardownWorkloadInterfaceIproute2,
+  inspectWorkloadInterfaceIproute2,
+  randomContainerMac,
+} from './iproute2-workload.js';
+export type {
+  Iproute2Options,
+  Iproute2WorkloadOptions,
+  Iproute2WorkloadResult,
+  Iproute2WorkloadPlan,
+  Iproute2TeardownOptions,
+  WorkloadInspection,
+} from './iproute2-workload.js';
