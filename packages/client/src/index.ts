@@ -13,6 +13,7 @@ export {
   ProfileClient,
   BlockAffinityClient,
   DEFAULT_ALLOW_PROFILE,
+  defaultAllowProfile,
   PROTECTED_TIERS,
   TIER_LABEL,
 } from './kinds.js';

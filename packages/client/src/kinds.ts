@@ -23,7 +23,7 @@ import {
 import type { IPAM } from '@libcalico-ts/ipam';
 import { parseCIDR, type CIDR } from '@libcalico-ts/net';
 import { ResourceStore, type CheckContext, type StoreContext, type WriteOperation } from './resource-store.js';
-import type { DeleteOptions, ResourceClient, WriteOptions } from './types.js';
+import type { DeleteOptions, GetOptions, ListOptions, ResourceClient, ResourceList, WriteOptions } from './types.js';
 
 /** The client-wide services a per-kind client may use. */
 export interface KindContext extends StoreContext {
@@ -293,6 +293,14 @@ export class WorkloadEndpointClient extends ResourceStore<'WorkloadEndpoint'> {
     super('WorkloadEndpoint', context);
   }
 
+  /**
+   * On Kubernetes a WorkloadEndpoint is a view of its pod, whose uid it carries; the datastore
+   * would send a generated uid as a precondition of the pod patch. So none is generated there.
+   */
+  protected override fillsUid(): boolean {
+    return this.datastore.datastoreType !== 'kubernetes';
+  }
+
   protected override normalize(wep: WorkloadEndpoint): WorkloadEndpoint {
     // applyDefaults computed the name and labels; make the two Calico labels authoritative even
     // when the input carried other values for them.
@@ -400,6 +408,16 @@ export class BGPPeerClient extends ResourceStore<'BGPPeer'> {
 // ---------------------------------------------------------------------------------------------
 // Profile
 
+/** The synthetic profile Calico reports in every datastore: allow everything both ways. */
+export function defaultAllowProfile(): Profile {
+  return {
+    kind: 'Profile',
+    apiVersion: 'projectcalico.org/v3',
+    metadata: { name: DEFAULT_ALLOW_PROFILE, resourceVersion: '1' },
+    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] },
+  };
+}
+
 /** `client.profiles`. The synthetic `projectcalico-default-allow` profile cannot be created, updated or deleted. */
 export class ProfileClient extends ResourceStore<'Profile'> {
   constructor(context: StoreContext) {
@@ -429,6 +447,27 @@ export class ProfileClient extends ResourceStore<'Profile'> {
   override async delete(name: string, options?: DeleteOptions): Promise<Profile> {
     if (name === DEFAULT_ALLOW_PROFILE) throw this.readOnly('Delete');
     return super.delete(name, options);
+  }
+
+  /** Reads a profile; `projectcalico-default-allow` is synthesised when the datastore does not report it. */
+  override async get(name: string, options?: GetOptions): Promise<Profile> {
+    try {
+      return await super.get(name, options);
+    } catch (error) {
+      if (name === DEFAULT_ALLOW_PROFILE && ResourceNotFoundError.isInstance(error)) return defaultAllowProfile();
+      throw error;
+    }
+  }
+
+  /** Lists profiles, including the synthetic `projectcalico-default-allow` (when the filters match it). */
+  override async list(options: ListOptions = {}): Promise<ResourceList<Profile>> {
+    const result = await super.list(options);
+    const synthetic = defaultAllowProfile();
+    if (!result.items.some((p) => p.metadata.name === DEFAULT_ALLOW_PROFILE) && this.listRequest(options).matches(synthetic)) {
+      result.items.push(synthetic);
+      result.items.sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : a.metadata.name! > b.metadata.name! ? 1 : 0));
+    }
+    return result;
   }
 
   private readOnly(operation: string): OperationNotSupportedError {

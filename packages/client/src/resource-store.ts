@@ -110,6 +110,14 @@ export class ResourceStore<K extends ResourceKind> implements ResourceClient<K> 
     return resource;
   }
 
+  /**
+   * Whether create fills an absent `metadata.uid` (default true, as Calico's client does).
+   * Kinds whose objects get their uid elsewhere (WorkloadEndpoints on Kubernetes: the pod's) say no.
+   */
+  protected fillsUid(): boolean {
+    return true;
+  }
+
   /** False hides a stored resource from get/list/watch (soft-deleted rows). */
   protected isVisible(_resource: ResourceOfKind<K>): boolean {
     return true;
@@ -203,7 +211,7 @@ export class ResourceStore<K extends ResourceKind> implements ResourceClient<K> 
       if (m.creationTimestamp === undefined || m.creationTimestamp === null || m.creationTimestamp === '') {
         m.creationTimestamp = wholeSecondTimestamp(this.context.now());
       }
-      if (m.uid === undefined || m.uid === '') m.uid = this.context.randomUUID();
+      if ((m.uid === undefined || m.uid === '') && this.fillsUid()) m.uid = this.context.randomUUID();
     }
     const key = this.keyFor(out.metadata.name, out.metadata.namespace);
     let previous: Promise<ResourceOfKind<K> | undefined> | undefined;
