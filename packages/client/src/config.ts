@@ -4,7 +4,7 @@
  * Pure parsing only: reading files and building datastores is in `backends.ts`.
  */
 import { ParseError, ValidationError, type FieldError, type ObjectMeta } from '@libcalico-ts/api';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 
 /** The datastore types calicoctl knows. */
 export const DatastoreType = { EtcdV3: 'etcdv3', Kubernetes: 'kubernetes' } as const;
@@ -218,10 +218,11 @@ export function calicoAPIConfigFromEnv(env: Environment = defaultEnvironment()):
  */
 export function parseCalicoAPIConfig(text: string, source = 'CalicoAPIConfig'): CalicoAPIConfig {
   if (typeof text !== 'string') throw new ValidationError([{ name: '', value: text, reason: 'the configuration must be text' }], { identifier: source });
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
+    const pos = lineCounter.linePos(first.pos[0]);
     throw new ParseError(`syntax error in ${source}: ${first.message.split('\n')[0]}`, {
       identifier: source,
       position: first.pos[0],
