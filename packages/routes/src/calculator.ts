@@ -593,7 +593,9 @@ export class RouteCalculator {
       }
     }
     if (!this.ctx.workloadIPs) {
-      if (this.owners.has(key)) s.block = { owner: this.owners.get(key) };
+      if (this.owners.has(key)) {
+        s.block = { owner: this.owners.get(key), record: this.blockRecords.has(key), affinityHosts: [...(this.affinities.get(key)?.hosts ?? [])] };
+      }
       const b = this.borrowed.get(key);
       if (b) s.borrowedBy = b.node;
     }

@@ -150,20 +150,9 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
     }
     problems.throwIfAny();
     for (const entry of blocks.values()) {
-      const hosts = entry.affinityHosts ? [...new Set(entry.affinityHosts)].sort() : undefined;
-      if (!entry.fromRecord) {
-        entry.owner = hosts![0];
-        if (hosts!.length > 1) {
-          warnings.push({ code: 'affinityMismatch', message: `block ${entry.net.key} has affinities for several nodes (${hosts!.join(', ')}); ${hosts![0]} is used`, destination: entry.net.key });
-        }
-      } else if (hosts && hosts.some((h) => h !== entry.owner)) {
-        warnings.push({
-          code: 'affinityMismatch',
-          message: `block ${entry.net.key} is affine to ${entry.owner ?? 'nobody'} but has affinity records for ${hosts.join(', ')}; the block's affinity is used`,
-          destination: entry.net.key,
-        });
-      }
-      at(entry.net).block = { owner: entry.owner };
+      const hosts = entry.affinityHosts ?? [];
+      if (!entry.fromRecord) entry.owner = [...hosts].sort()[0];
+      at(entry.net).block = { owner: entry.owner, record: entry.fromRecord, affinityHosts: hosts };
     }
     // Borrowed addresses: allocations whose node differs from the block's owner.
     for (const { net, index } of allocationsToScan) {

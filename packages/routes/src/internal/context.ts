@@ -569,8 +569,11 @@ export function buildContext(local: string, input: ContextInput, options: RouteO
 export interface DestinationSources {
   /** Interfaces of local workloads holding this address. */
   localIfaces?: string[];
-  /** The destination is a block: its owner (undefined = no owner). */
-  block?: { owner: string | undefined };
+  /**
+   * The destination is a block: its effective owner (undefined = no owner), whether a block
+   * record exists (its affinity is authoritative), and the hosts of counted affinity records.
+   */
+  block?: { owner: string | undefined; record: boolean; affinityHosts: readonly string[] };
   /** The destination is an address allocated to this node inside a block owned by another (or none). */
   borrowedBy?: string;
   /** WorkloadIPs mode: remote nodes with a workload holding this address. */
@@ -726,6 +729,16 @@ export function decide(ctx: Context, net: Net, sources: DestinationSources): Dec
   const pool = needsPool ? findPool(ctx.pools, net) : undefined;
   const routable = pool !== undefined && pool.type !== 'none';
   if (sources.block && !ctx.workloadIPs) {
+    const hosts = [...new Set(sources.block.affinityHosts)].sort();
+    if (!sources.block.record && hosts.length > 1) {
+      warnings.push({ code: 'affinityMismatch', message: `block ${dst} has affinities for several nodes (${hosts.join(', ')}); ${hosts[0]} is used`, destination: dst });
+    } else if (sources.block.record && hosts.some((h) => h !== sources.block!.owner)) {
+      warnings.push({
+        code: 'affinityMismatch',
+        message: `block ${dst} is affine to ${sources.block.owner ?? 'nobody'} but has affinity records for ${hosts.join(', ')}; the block's affinity is used`,
+        destination: dst,
+      });
+    }
     if (!routable) {
       warnings.push({ code: 'blockOutsidePools', message: `block ${dst} is not inside any routable IP pool; no route`, destination: dst, node: sources.block.owner });
     } else if (sources.block.owner === ctx.local) {
