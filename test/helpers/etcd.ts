@@ -217,6 +217,10 @@ class MemberProcess {
     const child = spawn(ETCD_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk: Buffer) => this.appendOutput(chunk));
     child.stderr!.on('data', (chunk: Buffer) => this.appendOutput(chunk));
+    // Never keep the test process alive: the exit hook (or the watchdog) kills the server.
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void }).unref?.();
+    (child.stderr as unknown as { unref?: () => void }).unref?.();
     live.add(child);
     child.once('exit', () => live.delete(child));
     this.child = child;

@@ -10,9 +10,13 @@ import {
   ResourceNotFoundError,
   UpdateConflictError,
   ValidationError,
+  WatchTooOldError,
   type ErrorIdentifier,
+  type V3Object,
 } from '@libcalico-ts/api';
 import {
+  keyIdentifier,
+  keyMatchesList,
   keyToPath,
   listToPrefixes,
   pathToKey,
@@ -65,13 +69,6 @@ const MAX_TXN_OPS = 128;
 
 const REVISION = /^[1-9][0-9]{0,18}$/;
 
-function identifierOf(key: Key, path: string): ErrorIdentifier {
-  if (key.type === 'resource') {
-    return key.namespace !== undefined ? { kind: key.kind, name: key.name, namespace: key.namespace } : { kind: key.kind, name: key.name };
-  }
-  return { key: path };
-}
-
 function checkRevision(revision: unknown, field = 'revision'): string {
   if (typeof revision !== 'string' || !REVISION.test(revision)) {
     throw new ValidationError([{ name: field, value: revision, reason: 'must be an etcd revision: a positive decimal integer string' }]);
@@ -89,33 +86,6 @@ function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]);
-}
-
-/** True when `key` is one of the items `list` selects (an omitted filter matches everything). */
-function matchesList(list: ListInterface, key: Key): boolean {
-  if (key.type !== list.type) return false;
-  switch (list.type) {
-    case 'resource': {
-      const k = key as Extract<Key, { type: 'resource' }>;
-      return (
-        k.kind === list.kind &&
-        (list.namespace === undefined || list.namespace === '' || k.namespace === list.namespace) &&
-        (list.name === undefined || list.name === '' || k.name === list.name)
-      );
-    }
-    case 'block':
-      return list.ipVersion === undefined || (key as Extract<Key, { type: 'block' }>).cidr.includes(':') === (list.ipVersion === 6);
-    case 'blockAffinity': {
-      const k = key as Extract<Key, { type: 'blockAffinity' }>;
-      return (
-        (list.host === undefined || list.host === '' || k.host === list.host) &&
-        (list.ipVersion === undefined || k.cidr.includes(':') === (list.ipVersion === 6)) &&
-        (list.affinityType === undefined || (k.affinityType ?? 'host') === list.affinityType)
-      );
-    }
-    default:
-      return true;
-  }
 }
 
 function readPem(path: string | undefined, field: string): Buffer | undefined {
@@ -256,17 +226,20 @@ class EtcdDatastore implements Datastore {
       value = decodeEtcdValue(key, kv.value.toString('utf8'));
     } catch (error) {
       throw new DatastoreError(`cannot decode the value stored at ${path}: ${(error as Error).message}`, {
-        identifier: { key: path },
+        identifier: keyIdentifier(key),
         cause: error,
       });
     }
-    return { key, value, revision: String(kv.mod_revision) };
+    const revision = String(kv.mod_revision);
+    // Resources carry their revision as metadata.resourceVersion, as Calico's clients return them.
+    if (key.type === 'resource') (value as V3Object).metadata.resourceVersion = revision;
+    return { key, value, revision };
   }
 
   private decodeAny(kv: IKeyValue, list?: ListInterface): DecodedKV | undefined {
     const path = kv.key.toString('utf8');
     const key = pathToKey(path);
-    if (key === undefined || (list !== undefined && !matchesList(list, key))) return undefined;
+    if (key === undefined || (list !== undefined && !keyMatchesList(key, list))) return undefined;
     try {
       return { pair: this.decode(key, path, kv) };
     } catch (error) {
@@ -278,7 +251,7 @@ class EtcdDatastore implements Datastore {
     this.ensureOpen();
     const path = keyToPath(key);
     const canonical = (pathToKey(path) ?? key) as K;
-    const identifier = identifierOf(canonical, path);
+    const identifier = keyIdentifier(canonical);
     if (value === undefined) return { path, canonical, identifier };
     const text = encodeEtcdValue(canonical, value);
     return { path, bytes: Buffer.from(text, 'utf8'), canonical, identifier };
@@ -460,6 +433,17 @@ class EtcdDatastore implements Datastore {
     return this.client.watch().inRange({ start, end }).startRevision(fromRevision).withPreviousKV().watcher();
   }
 
+  /** @internal used by {@link EtcdWatch}: true when `revision` has been compacted away. */
+  async isCompacted(revision: string): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.client.kv.range({ key: Buffer.from('/calico/'), limit: 1, revision, keys_only: true });
+      return false;
+    } catch (error) {
+      return WatchTooOldError.isInstance(translateEtcdError(error));
+    }
+  }
+
   /** @internal used by {@link EtcdWatch}. */
   initialList(list: ListInterface): Promise<KVList> {
     return this.listKV(list);
@@ -617,7 +601,16 @@ class EtcdWatch implements Watch<Key>, AsyncIterator<WatchEvent> {
       );
     });
     watcher.on('error', (error: Error) => {
-      this.fail(translateEtcdError(error, { operation: `watch ${this.prefixes.join(' + ')}`, revision: this.lastRevision ?? from }));
+      // etcd cancels a watch on a compacted revision without a reason text (only compact_revision,
+      // which etcd3 does not pass on): confirm by reading at the watched revision.
+      const watched = this.lastRevision ?? from!;
+      void this.datastore.isCompacted(watched).then((compacted) =>
+        this.fail(
+          compacted
+            ? new WatchTooOldError(watched, { cause: error })
+            : translateEtcdError(error, { operation: `watch ${this.prefixes.join(' + ')}`, revision: watched }),
+        ),
+      );
     });
     if (this.ended) this.cancelWatcher();
   }
