@@ -17,8 +17,14 @@ import {
   type FieldError,
 } from '@libcalico-ts/api';
 import type {
+  AllocationAttribute,
+  AllocationBlock,
+  BlockAffinity,
+  BlockKey,
   Datastore,
   DatastoreCapabilities,
+  IPAMConfig,
+  IPAMHandle,
   Key,
   KeyOfList,
   KVList,
@@ -32,7 +38,8 @@ import type {
   WatchEvent,
   WatchOptions,
 } from './contract.js';
-import { describeKey as describe, keyId, keyIdentifier, keyMatchesList, normalizeKey, validateKey, validateList } from './keys.js';
+import { parseCidr } from './cidr.js';
+import { describeKey as describe, ipVersionOf, keyId, keyIdentifier, keyMatchesList, normalizeKey, validateKey, validateList } from './keys.js';
 import { cloneData, clonePlain, decodeBigintJson, encodeBigintJson } from './values.js';
 
 /** The write about to happen, as passed to {@link MemoryDatastoreOptions.beforeWrite}. */
@@ -95,10 +102,12 @@ export interface MemoryDatastore extends Datastore {
 interface Entry {
   readonly key: Key;
   readonly id: string;
-  /** Stored form: owned by the datastore, never handed out, never mutated. */
+  /** Stored form: owned by the datastore, never mutated (see "Stored values" below). */
   readonly value: unknown;
   readonly revision: number;
   readonly createRevision: number;
+  /** The value has the exact IPAM shape written by the fast copier (frozen block attribute records). */
+  readonly fast: boolean;
 }
 
 interface LogEvent {
@@ -111,16 +120,355 @@ interface LogEvent {
 const SNAPSHOT_FORMAT = 'libcalico-ts/memory-datastore';
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
-function bucketOfKey(key: Key): string {
-  return key.type === 'resource' ? `resource/${key.kind}` : key.type;
-}
-
-function bucketOfList(list: ListInterface): string {
-  return list.type === 'resource' ? `resource/${list.kind}` : list.type;
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: one table per bucket (key type, or resource kind), with secondary indexes.
+//
+// A table is a Map from key id to entry plus a lazily sorted id list: lists return items in id
+// order, and the sort is redone only after a key was added or removed (updates keep the order),
+// so a write is O(1) and a list is O(result) (O(n log n) once after membership changed).
+// Secondary indexes hold ids only, so an update (the common write) never touches them:
+// - block affinities by host (list {host, ipVersion?, affinityType?}: O(that host's affinities));
+// - blocks by IP version;
+// - namespaced resources by kind + namespace.
+
+/** A set of key ids with a cached sorted order. */
+class IdSet {
+  readonly ids = new Set<string>();
+  private order: string[] | undefined;
+  add(id: string): void {
+    if (this.ids.has(id)) return;
+    this.ids.add(id);
+    this.order = undefined;
+  }
+  delete(id: string): void {
+    if (this.ids.delete(id)) this.order = undefined;
+  }
+  sorted(): string[] {
+    if (!this.order) this.order = [...this.ids].sort(byString);
+    return this.order;
+  }
+}
+
+/** The entries of one bucket by id, with a cached sorted id order. */
+class Table {
+  readonly map = new Map<string, Entry>();
+  private readonly order = new IdSet();
+  get(id: string): Entry | undefined {
+    return this.map.get(id);
+  }
+  put(entry: Entry, isNew: boolean): void {
+    this.map.set(entry.id, entry);
+    if (isNew) this.order.add(entry.id);
+  }
+  remove(id: string): void {
+    this.map.delete(id);
+    this.order.delete(id);
+  }
+  sortedIds(): string[] {
+    return this.order.sorted();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys: a fast validity check that returns the key's id without allocating; anything it does not
+// accept goes through `validateKey`, which produces the exact `ValidationError`.
+
+const CIDR_CACHE_LIMIT = 100_000;
+const cidrValidity = new Map<string, boolean>();
+
+/** True when `cidr` is a canonical, masked CIDR string (memoised: IPAM reuses the same strings). */
+function isCanonicalCidr(cidr: unknown): boolean {
+  if (typeof cidr !== 'string') return false;
+  let ok = cidrValidity.get(cidr);
+  if (ok === undefined) {
+    const parsed = parseCidr(cidr);
+    ok = parsed.ok && parsed.masked && parsed.canonical === cidr;
+    if (cidrValidity.size >= CIDR_CACHE_LIMIT) cidrValidity.clear();
+    cidrValidity.set(cidr, ok);
+  }
+  return ok;
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/** The id of a well-formed key (same as `keyId`), or undefined when `validateKey` must judge it. */
+function quickKeyId(key: Key): string | undefined {
+  if (typeof key !== 'object' || key === null) return undefined;
+  switch (key.type) {
+    case 'block':
+      return isCanonicalCidr(key.cidr) ? `block/${key.cidr}` : undefined;
+    case 'handle':
+      return isNonEmptyString(key.handleId) ? `handle/${key.handleId}` : undefined;
+    case 'blockAffinity': {
+      const type = key.affinityType;
+      if ((type !== undefined && type !== 'host' && type !== 'virtual') || !isNonEmptyString(key.host) || !isCanonicalCidr(key.cidr)) return undefined;
+      return `blockAffinity/${type ?? 'host'}/${key.cidr}/${key.host}`;
+    }
+    case 'ipamConfig':
+      return 'ipamConfig';
+    case 'resource': {
+      const kind = key.kind;
+      if (typeof kind !== 'string' || !Object.prototype.hasOwnProperty.call(KINDS, kind) || !isNonEmptyString(key.name)) return undefined;
+      if (KINDS[kind].namespaced) {
+        if (!isNonEmptyString(key.namespace) || key.namespace.includes('/')) return undefined;
+        return `resource/${kind}/${key.namespace}/${key.name}`;
+      }
+      return key.namespace === undefined ? `resource/${kind}/${key.name}` : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Validates `key` and returns its id; throws the `ValidationError` of `validateKey` when malformed. */
+function checkedKeyId(key: Key): string {
+  const id = quickKeyId(key);
+  if (id !== undefined) return id;
+  validateKey(key);
+  return keyId(normalizeKey(key));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored values.
+//
+// Values are copied on the way in and on the way out, so a caller can never change stored state.
+// The IPAM values (blocks, handles, affinities, config) take a fast path when they have exactly
+// the contract's shape: a specialised copier validates and copies them field by field (arrays by
+// slice), much cheaper than the generic deep copy. In blocks stored that way, attribute records
+// are deep-frozen and shared between the stored block and the copies handed out (they cannot be
+// changed, so sharing them is safe); a record given back unchanged in a later write of the same
+// block (same object) is kept as is instead of being validated and copied again. Anything else
+// (resources, IPAM values with extra or unusual fields) takes the generic checked deep copy.
+
+const BLOCK_FIELDS = new Set([
+  'cidr',
+  'affinity',
+  'affinityClaimTime',
+  'allocations',
+  'unallocated',
+  'attributes',
+  'sequenceNumber',
+  'sequenceNumberForAllocation',
+  'deleted',
+]);
+const ATTRIBUTE_FIELDS = new Set(['handleId', 'secondary', 'alternateOwnerAttrs', 'releasedAt']);
+const CONFIG_FIELDS = new Set(['strictAffinity', 'autoAllocateBlocks', 'maxBlocksPerHost', 'kubeVirtVMAddressPersistence', 'ipCooldownSeconds']);
+
+function hasPlainPrototype(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function onlyFields(value: Record<string, unknown>, allowed: Set<string>): boolean {
+  for (const name in value) if (!allowed.has(name)) return false;
+  return true;
+}
+
+/** Copy of an array of finite numbers (and nulls when `nullable`); undefined when it is anything else. */
+function copyNumberArray(value: unknown, nullable: boolean): (number | null)[] | undefined {
+  if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+  const out = value.slice() as unknown[];
+  for (let i = 0; i < out.length; i++) {
+    const item = out[i];
+    if (item === null) {
+      if (!nullable) return undefined;
+    } else if (typeof item !== 'number' || !Number.isFinite(item)) {
+      return undefined;
+    }
+  }
+  return out as (number | null)[];
+}
+
+/** Frozen copy of a string map; undefined when it is not one. */
+function frozenStringMap(value: unknown): Record<string, string> | undefined {
+  if (!hasPlainPrototype(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const name in value) {
+    const item = value[name];
+    if (typeof item !== 'string') return undefined;
+    out[name] = item;
+  }
+  return Object.freeze(out);
+}
+
+/** Deep-frozen copy of a block attribute record; undefined when it is not exactly one. */
+function frozenAttribute(value: unknown): AllocationAttribute | undefined {
+  if (!hasPlainPrototype(value) || !onlyFields(value, ATTRIBUTE_FIELDS)) return undefined;
+  const { handleId, secondary, alternateOwnerAttrs, releasedAt } = value;
+  if (handleId !== null && typeof handleId !== 'string') return undefined;
+  let secondaryCopy: Record<string, string> | null = null;
+  if (secondary !== null) {
+    const copy = frozenStringMap(secondary);
+    if (!copy) return undefined;
+    secondaryCopy = copy;
+  }
+  const out: AllocationAttribute = { handleId, secondary: secondaryCopy };
+  if (alternateOwnerAttrs !== undefined) {
+    const copy = frozenStringMap(alternateOwnerAttrs);
+    if (!copy) return undefined;
+    out.alternateOwnerAttrs = copy;
+  }
+  if (releasedAt !== undefined) {
+    if (typeof releasedAt !== 'string') return undefined;
+    out.releasedAt = releasedAt;
+  }
+  return Object.freeze(out);
+}
+
+function copyAttributes(value: unknown, previous: readonly AllocationAttribute[] | undefined): AllocationAttribute[] | undefined {
+  if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+  const out = new Array<AllocationAttribute>(value.length);
+  let known: Set<AllocationAttribute> | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const record = value[i] as AllocationAttribute;
+    if (previous !== undefined && (record === previous[i] || (known ??= new Set(previous)).has(record))) {
+      out[i] = record; // already stored, frozen and checked
+      continue;
+    }
+    const copy = frozenAttribute(record);
+    if (!copy) return undefined;
+    out[i] = copy;
+  }
+  return out;
+}
+
+function copyBigintMap(value: unknown): Record<string, bigint> | undefined {
+  if (!hasPlainPrototype(value) || Object.getOwnPropertySymbols(value).length > 0) return undefined;
+  // Spread + Object.values are fast paths for the ordinal-keyed (array-index) maps blocks use.
+  const out = { ...value } as Record<string, unknown>;
+  const values = Object.values(out);
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'bigint') return undefined;
+  return out as Record<string, bigint>;
+}
+
+/** Fast checked copy of a block (see "Stored values"); undefined sends it to the generic path. */
+function fastBlockIn(key: BlockKey, value: unknown, previous: AllocationBlock | undefined): AllocationBlock | undefined {
+  if (!hasPlainPrototype(value) || !onlyFields(value, BLOCK_FIELDS)) return undefined;
+  const v = value as unknown as AllocationBlock;
+  const { cidr, affinity, affinityClaimTime, sequenceNumber, deleted } = v;
+  if (cidr !== key.cidr || (affinity !== null && typeof affinity !== 'string') || typeof sequenceNumber !== 'bigint' || typeof deleted !== 'boolean') return undefined;
+  if (affinityClaimTime !== undefined && typeof affinityClaimTime !== 'string') return undefined;
+  const allocations = copyNumberArray(v.allocations, true);
+  const unallocated = copyNumberArray(v.unallocated, false) as number[] | undefined;
+  const attributes = allocations && unallocated ? copyAttributes(v.attributes, previous?.attributes) : undefined;
+  const sequenceNumberForAllocation = attributes ? copyBigintMap(v.sequenceNumberForAllocation) : undefined;
+  if (!sequenceNumberForAllocation) return undefined;
+  return affinityClaimTime === undefined
+    ? { cidr, affinity, allocations: allocations!, unallocated: unallocated!, attributes: attributes!, sequenceNumber, sequenceNumberForAllocation, deleted }
+    : { cidr, affinity, affinityClaimTime, allocations: allocations!, unallocated: unallocated!, attributes: attributes!, sequenceNumber, sequenceNumberForAllocation, deleted };
+}
+
+function blockOut(block: AllocationBlock): AllocationBlock {
+  return block.affinityClaimTime === undefined
+    ? {
+        cidr: block.cidr,
+        affinity: block.affinity,
+        allocations: block.allocations.slice(),
+        unallocated: block.unallocated.slice(),
+        attributes: block.attributes.slice(),
+        sequenceNumber: block.sequenceNumber,
+        sequenceNumberForAllocation: { ...block.sequenceNumberForAllocation },
+        deleted: block.deleted,
+      }
+    : {
+        cidr: block.cidr,
+        affinity: block.affinity,
+        affinityClaimTime: block.affinityClaimTime,
+        allocations: block.allocations.slice(),
+        unallocated: block.unallocated.slice(),
+        attributes: block.attributes.slice(),
+        sequenceNumber: block.sequenceNumber,
+        sequenceNumberForAllocation: { ...block.sequenceNumberForAllocation },
+        deleted: block.deleted,
+      };
+}
+
+function fastHandleIn(value: unknown): IPAMHandle | undefined {
+  if (!hasPlainPrototype(value)) return undefined;
+  const { block, deleted } = value;
+  if (typeof deleted !== 'boolean' || !hasPlainPrototype(block)) return undefined;
+  let fields = 0;
+  for (const _name in value) fields++;
+  if (fields !== 2) return undefined;
+  const counts: Record<string, number> = {};
+  for (const cidr in block) {
+    const count = block[cidr];
+    if (typeof count !== 'number' || !Number.isInteger(count)) return undefined;
+    counts[cidr] = count;
+  }
+  return { block: counts, deleted };
+}
+
+function fastAffinityIn(value: unknown): BlockAffinity | undefined {
+  if (!hasPlainPrototype(value)) return undefined;
+  const { state, deleted } = value;
+  if (typeof state !== 'string' || typeof deleted !== 'boolean') return undefined;
+  let fields = 0;
+  for (const _name in value) fields++;
+  return fields === 2 ? { state: state as BlockAffinity['state'], deleted } : undefined;
+}
+
+function fastConfigIn(value: unknown): IPAMConfig | undefined {
+  if (!hasPlainPrototype(value) || !onlyFields(value, CONFIG_FIELDS)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const name in value) {
+    const item = value[name];
+    if (typeof item === 'number' ? !Number.isFinite(item) : typeof item !== 'string' && typeof item !== 'boolean') return undefined;
+    out[name] = item;
+  }
+  const config = out as unknown as IPAMConfig;
+  if (typeof config.strictAffinity !== 'boolean' || typeof config.autoAllocateBlocks !== 'boolean') return undefined;
+  if (typeof config.maxBlocksPerHost !== 'number' || !Number.isInteger(config.maxBlocksPerHost) || config.maxBlocksPerHost < 0) return undefined;
+  return config;
+}
+
+/** The stored form of `value` under `key`: fast IPAM copy, else the generic checked copy (throws `ValidationError`). */
+function storedValue(key: Key, value: unknown, previous: Entry | undefined): { value: unknown; fast: boolean } {
+  let fast: unknown;
+  switch (key.type) {
+    case 'block':
+      fast = fastBlockIn(key, value, previous?.fast ? (previous.value as AllocationBlock) : undefined);
+      break;
+    case 'handle':
+      fast = fastHandleIn(value);
+      break;
+    case 'blockAffinity':
+      fast = fastAffinityIn(value);
+      break;
+    case 'ipamConfig':
+      fast = fastConfigIn(value);
+      break;
+  }
+  return fast !== undefined ? { value: fast, fast: true } : { value: prepareValue(key, value), fast: false };
+}
+
+/** A fresh copy of a stored value for a caller. */
+function valueOut(entry: Entry): unknown {
+  if (!entry.fast) return clonePlain(entry.value);
+  switch (entry.key.type) {
+    case 'block':
+      return blockOut(entry.value as AllocationBlock);
+    case 'handle': {
+      const handle = entry.value as IPAMHandle;
+      return { block: { ...handle.block }, deleted: handle.deleted };
+    }
+    case 'blockAffinity': {
+      const affinity = entry.value as BlockAffinity;
+      return { state: affinity.state, deleted: affinity.deleted };
+    }
+    default:
+      return { ...(entry.value as object) };
+  }
 }
 
 /**
@@ -378,7 +726,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     softDeleteIPAM: false,
   });
 
-  let buckets = new Map<string, Map<string, Entry>>();
+  let store = new Store();
   let revision = 0;
   let compactedRevision = 0;
   let log: LogEvent[] = [];
@@ -388,13 +736,13 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
 
   if (options.snapshot !== undefined) {
     const loaded = parseSnapshot(options.snapshot);
-    buckets = loaded.buckets;
+    store = loaded.store;
     revision = loaded.revision;
     compactedRevision = loaded.revision;
   }
 
   const toPair = (entry: Entry): KVPair => {
-    const value = clonePlain(entry.value) as Record<string, unknown>;
+    const value = valueOut(entry) as Record<string, unknown>;
     if (entry.key.type === 'resource') {
       (value.metadata as Record<string, unknown>).resourceVersion = String(entry.revision);
     }
@@ -405,35 +753,52 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     if (closed) throw new DatastoreError('the memory datastore is closed');
   };
 
-  const lookup = (key: Key): Entry | undefined => buckets.get(bucketOfKey(key))?.get(keyId(key));
+  /** One validated write: the key as given, its id, and the stored value (undefined = delete). */
+  interface Change {
+    readonly key: Key;
+    readonly id: string;
+    readonly value: unknown;
+    readonly fast: boolean;
+  }
 
   /** Applies changes under one new revision, logs them and feeds the watches. */
-  const commit = (changes: { key: Key; value: unknown | undefined }[]): Entry[] => {
+  const commit = (changes: readonly Change[]): Entry[] => {
     const rev = revision + 1;
     const written: Entry[] = [];
+    const recording = historyLimit > 0 || watches.size > 0;
     const events: LogEvent[] = [];
+    let changed = false;
     for (const change of changes) {
-      const bucketName = bucketOfKey(change.key);
-      let bucket = buckets.get(bucketName);
-      const id = keyId(change.key);
-      const previous = bucket?.get(id);
+      const previous = store.get(change.key, change.id);
+      changed = changed || change.value !== undefined || previous !== undefined;
       if (change.value === undefined) {
         if (!previous) continue;
-        bucket!.delete(id);
-        events.push({ revision: rev, key: previous.key, previous });
+        store.remove(previous);
+        if (recording) events.push({ revision: rev, key: previous.key, previous });
       } else {
-        if (!bucket) buckets.set(bucketName, (bucket = new Map()));
-        const entry: Entry = { key: change.key, id, value: change.value, revision: rev, createRevision: previous?.createRevision ?? rev };
-        bucket.set(id, entry);
+        const entry: Entry = {
+          key: previous ? previous.key : normalizeKey(change.key),
+          id: change.id,
+          value: change.value,
+          revision: rev,
+          createRevision: previous?.createRevision ?? rev,
+          fast: change.fast,
+        };
+        store.put(entry, previous);
         written.push(entry);
-        events.push(previous ? { revision: rev, key: entry.key, previous, current: entry } : { revision: rev, key: entry.key, current: entry });
+        if (recording) events.push(previous ? { revision: rev, key: entry.key, previous, current: entry } : { revision: rev, key: entry.key, current: entry });
       }
     }
-    if (events.length === 0) return written;
+    if (!changed) return written;
     revision = rev;
+    if (!recording) {
+      // No history kept and nobody watching: the change is compacted at once.
+      compactedRevision = rev;
+      return written;
+    }
     for (const event of events) log.push(event);
     trimHistory();
-    for (const watch of [...watches]) for (const event of events) watch.deliver(event);
+    if (watches.size > 0) for (const watch of [...watches]) for (const event of events) watch.deliver(event);
     return written;
   };
 
@@ -455,12 +820,13 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
   };
 
   const runHook = async (kind: WriteOperationInfo['kind'], keys: Key[]) => {
-    if (beforeWrite) await beforeWrite({ kind, keys: keys.map((k) => ({ ...k })) });
+    if (beforeWrite) await beforeWrite({ kind, keys: keys.map((k) => normalizeKey(k)) });
   };
 
-  const prepareKey = <K extends Key>(key: K): K => {
-    validateKey(key);
-    return normalizeKey(key);
+  /** A validated put of `value` under `key` (the existing entry, if any, lets unchanged block records be shared). */
+  const putChange = (key: Key, id: string, value: unknown): Change => {
+    const stored = storedValue(key, value, store.get(key, id));
+    return { key, id, value: stored.value, fast: stored.fast };
   };
 
   const datastore: MemoryDatastore = {
@@ -470,69 +836,72 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
 
     async createKV<K extends Key>(key: K, value: ValueOf<K>): Promise<KVPair<K>> {
       ensureOpen();
-      const k = prepareKey(key);
-      const stored = prepareValue(k, value);
-      await runHook('create', [k]);
+      const id = checkedKeyId(key);
+      const change = putChange(key, id, value);
+      await runHook('create', [key]);
       ensureOpen();
-      if (lookup(k)) throw new ResourceExistsError(keyIdentifier(k));
-      return toPair(commit([{ key: k, value: stored }])[0]!) as KVPair<K>;
+      if (store.get(key, id)) throw new ResourceExistsError(keyIdentifier(normalizeKey(key)));
+      return toPair(commit([change])[0]!) as KVPair<K>;
     },
 
     async updateKV<K extends Key>(key: K, value: ValueOf<K>, rev: string): Promise<KVPair<K>> {
       ensureOpen();
-      const k = prepareKey(key);
-      const stored = prepareValue(k, value);
+      const id = checkedKeyId(key);
+      const change = putChange(key, id, value);
       checkRevisionArgument(rev);
-      await runHook('update', [k]);
+      await runHook('update', [key]);
       ensureOpen();
-      const existing = lookup(k);
-      if (!existing) throw new ResourceNotFoundError(keyIdentifier(k));
+      const existing = store.get(key, id);
+      if (!existing) throw new ResourceNotFoundError(keyIdentifier(normalizeKey(key)));
       if (String(existing.revision) !== rev) {
-        throw new UpdateConflictError(keyIdentifier(k), {
-          message: `update conflict: ${describe(k)} is at revision ${existing.revision}, not ${rev}`,
+        throw new UpdateConflictError(keyIdentifier(existing.key), {
+          message: `update conflict: ${describe(existing.key)} is at revision ${existing.revision}, not ${rev}`,
         });
       }
-      return toPair(commit([{ key: k, value: stored }])[0]!) as KVPair<K>;
+      return toPair(commit([change])[0]!) as KVPair<K>;
     },
 
     async applyKV<K extends Key>(key: K, value: ValueOf<K>): Promise<KVPair<K>> {
       ensureOpen();
-      const k = prepareKey(key);
-      const stored = prepareValue(k, value);
-      await runHook('apply', [k]);
+      const id = checkedKeyId(key);
+      const change = putChange(key, id, value);
+      await runHook('apply', [key]);
       ensureOpen();
-      return toPair(commit([{ key: k, value: stored }])[0]!) as KVPair<K>;
+      return toPair(commit([change])[0]!) as KVPair<K>;
     },
 
     async deleteKV<K extends Key>(key: K, rev?: string): Promise<KVPair<K>> {
       ensureOpen();
-      const k = prepareKey(key);
+      const id = checkedKeyId(key);
       if (rev !== undefined) checkRevisionArgument(rev);
-      await runHook('delete', [k]);
+      await runHook('delete', [key]);
       ensureOpen();
-      const existing = lookup(k);
-      if (!existing) throw new ResourceNotFoundError(keyIdentifier(k));
+      const existing = store.get(key, id);
+      if (!existing) throw new ResourceNotFoundError(keyIdentifier(normalizeKey(key)));
       if (rev !== undefined && String(existing.revision) !== rev) {
-        throw new UpdateConflictError(keyIdentifier(k), {
-          message: `delete conflict: ${describe(k)} is at revision ${existing.revision}, not ${rev}`,
+        throw new UpdateConflictError(keyIdentifier(existing.key), {
+          message: `delete conflict: ${describe(existing.key)} is at revision ${existing.revision}, not ${rev}`,
         });
       }
-      commit([{ key: k, value: undefined }]);
+      commit([{ key, id, value: undefined, fast: false }]);
       return toPair(existing) as KVPair<K>;
     },
 
     async getKV<K extends Key>(key: K): Promise<KVPair<K>> {
       ensureOpen();
-      const k = prepareKey(key);
-      const existing = lookup(k);
-      if (!existing) throw new ResourceNotFoundError(keyIdentifier(k));
+      const id = checkedKeyId(key);
+      const existing = store.get(key, id);
+      if (!existing) throw new ResourceNotFoundError(keyIdentifier(normalizeKey(key)));
       return toPair(existing) as KVPair<K>;
     },
 
     async listKV<L extends ListInterface>(list: L): Promise<KVList<KeyOfList<L>>> {
       ensureOpen();
       validateList(list);
-      return { items: matching(list).map(toPair) as KVPair<KeyOfList<L>>[], revision: String(revision) };
+      const entries = store.matching(list);
+      const items = new Array<KVPair<KeyOfList<L>>>(entries.length);
+      for (let i = 0; i < entries.length; i++) items[i] = toPair(entries[i]!) as KVPair<KeyOfList<L>>;
+      return { items, revision: String(revision) };
     },
 
     watchKV<L extends ListInterface>(list: L, watchOptions: WatchOptions = {}): Watch<KeyOfList<L>> {
@@ -544,7 +913,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
         ensureOpen();
         validateList(list);
         if (watchOptions.revision === undefined) {
-          for (const entry of matching(list)) {
+          for (const entry of store.matching(list)) {
             watch.push({ type: 'added', current: toPair(entry) as KVPair<K>, revision: String(entry.revision) });
           }
           watch.after = revision;
@@ -567,51 +936,59 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       if (!Array.isArray(operations) || operations.length === 0) {
         throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a non-empty array' }]);
       }
-      const checks = conditions.map((condition, i) => {
+      const checks = new Array<{ key: Key; id: string; revision: string | undefined }>(conditions.length);
+      for (let i = 0; i < conditions.length; i++) {
+        const condition = conditions[i];
         if (!isPlainObject(condition)) throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be an object' }]);
-        const key = prepareKey(condition.key);
-        if ('absent' in condition && condition.absent === true) return { key, absent: true as const };
-        if ('revision' in condition) return { key, revision: checkRevisionArgument(condition.revision, `conditions[${i}].revision`) };
-        throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'needs `revision` or `absent: true`' }]);
-      });
+        const key = condition.key;
+        const id = checkedKeyId(key);
+        if ('absent' in condition && condition.absent === true) checks[i] = { key, id, revision: undefined };
+        else if ('revision' in condition) checks[i] = { key, id, revision: checkRevisionArgument(condition.revision, `conditions[${i}].revision`) };
+        else throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'needs `revision` or `absent: true`' }]);
+      }
+      const writes = new Array<Change>(operations.length);
       const seen = new Set<string>();
-      const writes = operations.map((operation, i) => {
+      for (let i = 0; i < operations.length; i++) {
+        const operation = operations[i];
         if (!isPlainObject(operation)) throw new ValidationError([{ name: `operations[${i}]`, value: operation, reason: 'must be an object' }]);
-        const key = prepareKey(operation.key);
-        const id = keyId(key);
-        if (seen.has(id)) throw new ValidationError([{ name: `operations[${i}].key`, value: describe(key), reason: 'the same key is written twice in one transaction' }]);
+        const key = operation.key;
+        const id = checkedKeyId(key);
+        if (seen.has(id)) {
+          throw new ValidationError([{ name: `operations[${i}].key`, value: describe(normalizeKey(key)), reason: 'the same key is written twice in one transaction' }]);
+        }
         seen.add(id);
-        if (operation.op === 'put') return { key, value: prepareValue(key, operation.value) };
-        if (operation.op === 'delete') return { key, value: undefined };
-        throw new ValidationError([{ name: `operations[${i}].op`, value: (operation as { op: unknown }).op, reason: "must be 'put' or 'delete'" }]);
-      });
+        if (operation.op === 'put') writes[i] = putChange(key, id, operation.value);
+        else if (operation.op === 'delete') writes[i] = { key, id, value: undefined, fast: false };
+        else throw new ValidationError([{ name: `operations[${i}].op`, value: (operation as { op: unknown }).op, reason: "must be 'put' or 'delete'" }]);
+      }
       if (!capabilities.atomicTransactions) {
-        const keys = new Set([...checks.map((c) => keyId(c.key)), ...seen]);
+        const keys = new Set([...checks.map((c) => c.id), ...writes.map((w) => w.id)]);
         if (keys.size > 1) {
           throw new OperationNotSupportedError(`this datastore cannot commit ${keys.size} keys atomically (atomicTransactions is false)`);
         }
       }
-      await runHook('txn', writes.map((w) => w.key));
+      if (beforeWrite) await runHook('txn', writes.map((w) => w.key));
       ensureOpen();
       for (const check of checks) {
-        const existing = lookup(check.key);
-        if ('absent' in check) {
-          if (existing) throw new ResourceExistsError(keyIdentifier(check.key), { message: `transaction condition failed: ${describe(check.key)} exists` });
+        const existing = store.get(check.key, check.id);
+        if (check.revision === undefined) {
+          if (existing) throw new ResourceExistsError(keyIdentifier(existing.key), { message: `transaction condition failed: ${describe(existing.key)} exists` });
         } else if (!existing || String(existing.revision) !== check.revision) {
-          throw new UpdateConflictError(keyIdentifier(check.key), {
-            message: `transaction condition failed: ${describe(check.key)} is ${existing ? `at revision ${existing.revision}` : 'absent'}, not at ${check.revision}`,
+          const key = existing?.key ?? normalizeKey(check.key);
+          throw new UpdateConflictError(keyIdentifier(key), {
+            message: `transaction condition failed: ${describe(key)} is ${existing ? `at revision ${existing.revision}` : 'absent'}, not at ${check.revision}`,
           });
         }
       }
       const written = commit(writes);
-      const byId = new Map(written.map((entry) => [entry.id, entry]));
-      return {
-        results: writes.map((w) => {
-          const entry = w.value === undefined ? undefined : byId.get(keyId(w.key));
-          return entry ? { key: { ...w.key }, revision: String(entry.revision) } : { key: { ...w.key } };
-        }),
-        revision: String(revision),
-      };
+      const results = new Array<{ key: Key; revision?: string }>(writes.length);
+      for (let i = 0; i < writes.length; i++) {
+        const w = writes[i]!;
+        let entry: Entry | undefined;
+        if (w.value !== undefined) for (const e of written) if (e.id === w.id) entry = e;
+        results[i] = entry ? { key: { ...entry.key }, revision: String(entry.revision) } : { key: normalizeKey(w.key) };
+      }
+      return { results, revision: String(revision) };
     },
 
     async close(): Promise<void> {
@@ -641,16 +1018,14 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     },
 
     get size(): number {
-      let n = 0;
-      for (const bucket of buckets.values()) n += bucket.size;
-      return n;
+      return store.size;
     },
 
     snapshot(): string {
       ensureOpen();
-      const entries = [...buckets.values()]
-        .flatMap((bucket) => [...bucket.values()])
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      const entries = store
+        .all()
+        .sort((a, b) => byString(a.id, b.id))
         .map((entry) => {
           const { data, bigints } = encodeBigintJson(entry.value);
           const out: Record<string, unknown> = {
@@ -668,7 +1043,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     restore(text: string): void {
       ensureOpen();
       const loaded = parseSnapshot(text);
-      buckets = loaded.buckets;
+      store = loaded.store;
       revision = Math.max(revision, loaded.revision);
       compactedRevision = revision;
       log = [];
@@ -677,14 +1052,6 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       watches.clear();
     },
   };
-
-  function matching(list: ListInterface): Entry[] {
-    const bucket = buckets.get(bucketOfList(list));
-    if (!bucket) return [];
-    const out: Entry[] = [];
-    for (const entry of bucket.values()) if (keyMatchesList(entry.key, list)) out.push(entry);
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
 
   /** Index of the first logged event with revision > `after` (binary search). */
   function firstLogIndexAfter(after: number): number {
@@ -701,8 +1068,136 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
   return datastore;
 }
 
+/** Every stored entry, in tables per bucket, with the secondary indexes (see "Storage"). */
+class Store {
+  private readonly blocks = new Table();
+  private readonly affinities = new Table();
+  private readonly handles = new Table();
+  private readonly config = new Table();
+  private readonly resources = new Map<string, Table>();
+  private readonly affinitiesByHost = new Map<string, Set<string>>();
+  private readonly blocksByVersion = { 4: new IdSet(), 6: new IdSet() };
+  private readonly resourcesByNamespace = new Map<string, Set<string>>();
+
+  private table(key: { type: Key['type']; kind?: string }, create: boolean): Table | undefined {
+    switch (key.type) {
+      case 'block':
+        return this.blocks;
+      case 'blockAffinity':
+        return this.affinities;
+      case 'handle':
+        return this.handles;
+      case 'ipamConfig':
+        return this.config;
+      case 'resource': {
+        let table = this.resources.get(key.kind!);
+        if (!table && create) this.resources.set(key.kind!, (table = new Table()));
+        return table;
+      }
+    }
+  }
+
+  /** The entry with id `id` (of `key`, already validated). */
+  get(key: Key, id: string): Entry | undefined {
+    return this.table(key, false)?.get(id);
+  }
+
+  put(entry: Entry, previous: Entry | undefined): void {
+    this.table(entry.key, true)!.put(entry, !previous);
+    if (!previous) this.index(entry, true);
+  }
+
+  remove(entry: Entry): void {
+    this.table(entry.key, false)?.remove(entry.id);
+    this.index(entry, false);
+  }
+
+  private index(entry: Entry, add: boolean): void {
+    const key = entry.key;
+    switch (key.type) {
+      case 'blockAffinity': {
+        let ids = this.affinitiesByHost.get(key.host);
+        if (add) {
+          if (!ids) this.affinitiesByHost.set(key.host, (ids = new Set()));
+          ids.add(entry.id);
+        } else if (ids) {
+          ids.delete(entry.id);
+          if (ids.size === 0) this.affinitiesByHost.delete(key.host);
+        }
+        break;
+      }
+      case 'block': {
+        const ids = this.blocksByVersion[ipVersionOf(key.cidr)];
+        if (add) ids.add(entry.id);
+        else ids.delete(entry.id);
+        break;
+      }
+      case 'resource': {
+        if (key.namespace === undefined) break;
+        const name = `${key.kind}/${key.namespace}`;
+        let ids = this.resourcesByNamespace.get(name);
+        if (add) {
+          if (!ids) this.resourcesByNamespace.set(name, (ids = new Set()));
+          ids.add(entry.id);
+        } else if (ids) {
+          ids.delete(entry.id);
+          if (ids.size === 0) this.resourcesByNamespace.delete(name);
+        }
+        break;
+      }
+    }
+  }
+
+  /** The entries `list` selects, in id order. Uses the narrowest index; sorts only what it returns. */
+  matching(list: ListInterface): Entry[] {
+    const table = this.table(list, false);
+    if (!table) return [];
+    let ids: readonly string[];
+    switch (list.type) {
+      case 'resource':
+        if (list.namespace !== undefined) {
+          if (list.name !== undefined) ids = [`resource/${list.kind}/${list.namespace}/${list.name}`];
+          else ids = [...(this.resourcesByNamespace.get(`${list.kind}/${list.namespace}`) ?? [])].sort(byString);
+        } else if (list.name !== undefined && !KINDS[list.kind].namespaced) {
+          ids = [`resource/${list.kind}/${list.name}`];
+        } else {
+          ids = table.sortedIds();
+        }
+        break;
+      case 'block':
+        ids = list.ipVersion !== undefined ? this.blocksByVersion[list.ipVersion].sorted() : table.sortedIds();
+        break;
+      case 'blockAffinity':
+        ids = list.host !== undefined ? [...(this.affinitiesByHost.get(list.host) ?? [])].sort(byString) : table.sortedIds();
+        break;
+      default:
+        ids = table.sortedIds();
+    }
+    const out: Entry[] = [];
+    for (const id of ids) {
+      const entry = table.get(id);
+      if (entry && keyMatchesList(entry.key, list)) out.push(entry);
+    }
+    return out;
+  }
+
+  all(): Entry[] {
+    const out: Entry[] = [];
+    for (const table of [this.blocks, this.affinities, this.handles, this.config, ...this.resources.values()]) {
+      for (const entry of table.map.values()) out.push(entry);
+    }
+    return out;
+  }
+
+  get size(): number {
+    let n = this.blocks.map.size + this.affinities.map.size + this.handles.map.size + this.config.map.size;
+    for (const table of this.resources.values()) n += table.map.size;
+    return n;
+  }
+}
+
 /** Reads a snapshot made by `snapshot()`; throws `ParseError` describing the first problem. */
-function parseSnapshot(text: string): { buckets: Map<string, Map<string, Entry>>; revision: number } {
+function parseSnapshot(text: string): { store: Store; revision: number } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -714,7 +1209,7 @@ function parseSnapshot(text: string): { buckets: Map<string, Map<string, Entry>>
   }
   const revision = snapshotRevision(parsed.revision, 'revision');
   if (!Array.isArray(parsed.entries)) throw new ParseError('memory datastore snapshot: entries must be an array');
-  const buckets = new Map<string, Map<string, Entry>>();
+  const store = new Store();
   parsed.entries.forEach((raw: unknown, i: number) => {
     const where = `memory datastore snapshot: entries[${i}]`;
     if (!isPlainObject(raw)) throw new ParseError(`${where} must be an object`);
@@ -729,21 +1224,18 @@ function parseSnapshot(text: string): { buckets: Map<string, Map<string, Entry>>
     if (entryRevision > revision || createRevision > entryRevision) {
       throw new ParseError(`${where} has revisions inconsistent with the snapshot revision ${revision}`);
     }
-    let value: unknown;
+    let stored: { value: unknown; fast: boolean };
     try {
-      value = decodeBigintJson(raw.value, Array.isArray(raw.bigints) ? (raw.bigints as (string | number)[][]) : []);
-      value = prepareValue(key, value);
+      const value = decodeBigintJson(raw.value, Array.isArray(raw.bigints) ? (raw.bigints as (string | number)[][]) : []);
+      stored = storedValue(key, value, undefined);
     } catch (error) {
       throw new ParseError(`${where}.value is invalid: ${(error as Error).message}`, { cause: error });
     }
-    const bucketName = bucketOfKey(key);
-    let bucket = buckets.get(bucketName);
-    if (!bucket) buckets.set(bucketName, (bucket = new Map()));
     const id = keyId(key);
-    if (bucket.has(id)) throw new ParseError(`${where} repeats the key ${id}`);
-    bucket.set(id, { key, id, value, revision: entryRevision, createRevision });
+    if (store.get(key, id)) throw new ParseError(`${where} repeats the key ${id}`);
+    store.put({ key, id, value: stored.value, revision: entryRevision, createRevision, fast: stored.fast }, undefined);
   });
-  return { buckets, revision };
+  return { store, revision };
 }
 
 function snapshotRevision(value: unknown, name: string): number {
