@@ -26,3 +26,17 @@ export type {
   RouteWarningCode,
   RouteTable,
 } from './types.js';
+export {
+  TunnelAddressType,
+  ensureTunnelAddresses,
+  tunnelAddressPlan,
+  tunnelHandleId,
+  hostLocalTunnelAddress,
+} from './tunnel.js';
+export type {
+  TunnelIPAM,
+  TunnelAddressOptions,
+  TunnelTypePlan,
+  TunnelAddressResult,
+  EnsureTunnelAddressesResult,
+} from './tunnel.js';

@@ -11,11 +11,11 @@ export interface Lister<T> {
 
 /** The datastore listing used for IPAM blocks and affinities (`@libcalico-ts/datastore`'s `listKV`). */
 export interface BlockLister {
-  listKV(list: { type: 'block' }): Promise<{ items: readonly { key: { cidr: string }; value: SnapshotBlock }[] }>;
-  listKV(list: { type: 'blockAffinity' }): Promise<{
-    items: readonly { key: { host: string; cidr: string; affinityType?: string }; value: { state: string; deleted: boolean } }[];
-  }>;
+  listKV(list: { type: 'block' } | { type: 'blockAffinity' }): Promise<{ items: readonly { key: object; value: unknown }[] }>;
 }
+
+type BlockItem = { key: { cidr: string }; value: SnapshotBlock };
+type AffinityItem = { key: { host: string; cidr: string; affinityType?: string }; value: { state: string; deleted: boolean } };
 
 /**
  * What {@link snapshotFromClient} reads. `@libcalico-ts/client`'s `Client` fits it (structural
@@ -69,8 +69,8 @@ export async function snapshotFromClient(source: SnapshotSource, options: Snapsh
     source.workloadEndpoints ? source.workloadEndpoints.list() : { items: [] },
     source.felixConfigurations ? source.felixConfigurations.list() : { items: [] },
     source.bgpConfigurations ? source.bgpConfigurations.list() : { items: [] },
-    datastore!.listKV({ type: 'block' }),
-    datastore!.listKV({ type: 'blockAffinity' }),
+    datastore!.listKV({ type: 'block' }) as Promise<{ items: readonly BlockItem[] }>,
+    datastore!.listKV({ type: 'blockAffinity' }) as Promise<{ items: readonly AffinityItem[] }>,
   ]);
   const wanted = options.workloadsOfNode;
   const blockAffinities: SnapshotBlockAffinity[] = affinities.items.map((kv) => ({
