@@ -122,7 +122,9 @@ export function describeClientSuite(backend: Backend): void {
     describe('generic verbs', () => {
       it('create fills uid (UUID v4) and creationTimestamp (whole seconds), and get/list return the stored resource', async () => {
         const before = Date.now();
-        const created = await client.ipPools.create(pool('p1', '10.1.0.0/16'));
+        const input = pool('p1', '10.1.0.0/16');
+        const created = await client.ipPools.create(input);
+        assert.deepEqual(input, pool('p1', '10.1.0.0/16'), 'the input is not modified');
         assert.match(created.metadata.uid!, UUID_V4);
         assert.match(created.metadata.creationTimestamp!, WHOLE_SECONDS);
         assert.ok(Math.abs(Date.parse(created.metadata.creationTimestamp!) - before) < 60_000);

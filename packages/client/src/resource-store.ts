@@ -62,8 +62,15 @@ function isObj(value: unknown): value is Obj {
 
 /** Formats a date as RFC 3339 UTC with whole seconds (`2026-03-01T10:00:00Z`). */
 export function wholeSecondTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastTimestamp = date.toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+  return lastTimestamp;
 }
+let lastSecond = Number.NaN;
+let lastTimestamp = '';
 
 function compareNames(a: { metadata: ObjectMeta }, b: { metadata: ObjectMeta }): number {
   const na = a.metadata.namespace ?? '';
@@ -149,12 +156,16 @@ export class ResourceStore<K extends ResourceKind> implements ResourceClient<K> 
       : { type: 'resource', kind: this.kind, name: name as string };
   }
 
-  /** A deep copy of the input with `kind`/`apiVersion` checked (and filled when absent). */
+  /**
+   * A copy of the input (top level and metadata; the caller's object is never modified, and
+   * `applyDefaults` deep-copies the rest) with `kind`/`apiVersion` checked (and filled when absent).
+   */
   protected envelope(resource: unknown): ResourceOfKind<K> {
     if (!isObj(resource)) {
       throw new ValidationError([{ name: '', value: resource, reason: `a ${this.kind} must be an object` }], { identifier: { kind: this.kind, name: '' } });
     }
-    const copy = structuredClone(resource) as Obj;
+    const copy: Obj = { ...resource };
+    if (isObj(copy.metadata)) copy.metadata = { ...copy.metadata };
     const meta = isObj(copy.metadata) ? copy.metadata : {};
     const fields: FieldError[] = [];
     if (copy.kind === undefined || copy.kind === '') copy.kind = this.kind;
