@@ -1,0 +1,100 @@
+/**
+ * The protocol driver shared by both binaries: reads the environment and stdin, dispatches the
+ * command, prints the result or the CNI error JSON, and sets the exit status (0 / 1).
+ */
+import { hostname as osHostname } from 'node:os';
+import { CniCode, CniError, errorJson, parseStdin, printResult, readEnv, versionInfo, type BaseNetConf, type CniEnv } from './cni.js';
+import { openBackend } from './backend.js';
+import { calicoFailure, ipamAdd, ipamDel, ipamGc, type IpamOwner } from './ipam.js';
+import { Logger } from './log.js';
+import { parseNetConf, resolveNodename } from './netconf.js';
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, identifiers } from './plugin.js';
+
+/** Which binary is running. */
+export type PluginName = 'calico' | 'calico-ipam';
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+/** calico-ipam's own commands (§8.2, §11). */
+async function ipamCommand(base: BaseNetConf, env: CniEnv, log: Logger): Promise<string> {
+  const conf = parseNetConf(base);
+  log.setLevel(conf.logLevel, conf.logFilePath);
+  const nodename = resolveNodename(conf, osHostname);
+  if (env.command === 'CHECK') return '';
+  const backend = await openBackend(conf);
+  try {
+    if (env.command === 'STATUS') {
+      await backend.datastore.listKV({ type: 'resource', kind: 'IPPool' }).catch((error: unknown) => {
+        throw new CniError(CniCode.PluginNotAvailable, `plugin not available: ${(error as Error).message}`);
+      });
+      return '';
+    }
+    if (env.command === 'GC') {
+      await ipamGc(backend.datastore, conf, nodename, new Set((conf.validAttachments ?? []).map((a) => a.containerID)));
+      return '';
+    }
+    const ids = identifiers(env, nodename);
+    const owner: IpamOwner = { nodename, containerId: env.containerId };
+    if (ids.pod !== undefined) {
+      owner.pod = ids.pod;
+      owner.namespace = ids.namespace;
+    }
+    if (env.command === 'DEL') {
+      await ipamDel(backend.datastore, conf, owner);
+      return '';
+    }
+    const result = await ipamAdd(backend.datastore, conf, owner, env.args.IP ? { ip: env.args.IP } : {});
+    return printResult(result, conf.cniVersion);
+  } finally {
+    await backend.datastore.close();
+  }
+}
+
+async function dispatch(plugin: PluginName, log: Logger, state: { version: string }): Promise<{ out: string; version: string }> {
+  const env = readEnv();
+  if (env.command === 'VERSION') return { out: versionInfo(), version: '' };
+  const base = parseStdin(await readStdin(), env.command);
+  const version = base.cniVersion;
+  state.version = version;
+  if (plugin === 'calico-ipam') return { out: await ipamCommand(base, env, log), version };
+  switch (env.command) {
+    case 'ADD':
+      return { out: printResult(await cmdAdd(base, env, log), version), version };
+    case 'DEL':
+      await cmdDel(base, env, log);
+      return { out: '', version };
+    case 'CHECK':
+      await cmdCheck(base, env, log);
+      return { out: '', version };
+    case 'GC':
+      await cmdGc(base, env, log);
+      return { out: '', version };
+    default:
+      await cmdStatus(base, log);
+      return { out: '', version };
+  }
+}
+
+/** Runs one CNI invocation of `plugin` and exits. */
+export async function run(plugin: PluginName): Promise<void> {
+  const log = new Logger(plugin);
+  const state = { version: '' };
+  try {
+    const outcome = await dispatch(plugin, log, state);
+    process.stdout.write(outcome.out);
+    process.exitCode = 0;
+  } catch (error) {
+    const cni = error instanceof CniError ? error : calicoFailure('', error);
+    if (!(error instanceof CniError)) log.error(`${plugin} failed: ${(error as Error)?.stack ?? String(error)}`);
+    else log.error(`${plugin} failed: ${cni.message}`);
+    process.stdout.write(errorJson(cni, state.version || '1.1.0'));
+    process.exitCode = 1;
+  }
+}

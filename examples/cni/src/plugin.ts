@@ -1,0 +1,557 @@
+/**
+ * The `calico` network plugin: ADD, DEL, CHECK, GC and STATUS (reference cni.md §5, §8, §10).
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { isIP } from 'node:net';
+import { ResourceExistsError, ResourceNotFoundError, workloadEndpointName, type V3Object } from '@libcalico-ts/api';
+import type { Datastore, KVPair, ResourceKey } from '@libcalico-ts/datastore';
+import {
+  containerInterfaceName,
+  inspectWorkloadInterfaceIproute2,
+  interfacePrefixFromEnv,
+  setupWorkloadInterfaceIproute2,
+  teardownWorkloadInterfaceIproute2,
+  workloadInterfaceName,
+} from '@libcalico-ts/dataplane';
+import { CniCode, CniError, parseResult, type CniEnv, type CniResult } from './cni.js';
+import { openBackend, type Backend } from './backend.js';
+import { calicoFailure, handleIdOf, ipamAdd, ipamAddresses, ipamDel, ipamGc, type IpamAddOptions, type IpamOwner } from './ipam.js';
+import { parseNetConf, resolveMtu, resolveNodename, type CalicoNetConf } from './netconf.js';
+import type { BaseNetConf } from './cni.js';
+import { podAnnotations, type AddressRequest } from './annotations.js';
+import type { Logger } from './log.js';
+
+type Obj = Record<string, unknown>;
+
+/** Identifiers of one attachment (§4). */
+export interface Identifiers {
+  orchestrator: 'k8s' | 'cni';
+  nodename: string;
+  namespace: string;
+  pod?: string;
+  containerId: string;
+  ifName: string;
+  endpointName: string;
+  hostIfName: string;
+}
+
+export function identifiers(env: CniEnv, nodename: string): Identifiers {
+  const pod = env.args.K8S_POD_NAME;
+  const podNamespace = env.args.K8S_POD_NAMESPACE;
+  const k8s = !!pod && !!podNamespace;
+  const namespace = k8s ? podNamespace! : env.args.CNI_TEST_NAMESPACE || 'default';
+  const ifName = env.ifName || 'eth0';
+  let endpointName: string;
+  try {
+    endpointName = workloadEndpointName(
+      k8s ? { node: nodename, orchestrator: 'k8s', pod: pod!, endpoint: ifName } : { node: nodename, orchestrator: 'cni', containerID: env.containerId, endpoint: ifName },
+    );
+  } catch (error) {
+    throw calicoFailure('invalid workload identifiers', error);
+  }
+  const hostIfName = k8s ? workloadInterfaceName(namespace, pod!, { prefix: interfacePrefixFromEnv() }) : containerInterfaceName(env.containerId || 'none');
+  const ids: Identifiers = { orchestrator: k8s ? 'k8s' : 'cni', nodename, namespace, containerId: env.containerId, ifName, endpointName, hostIfName };
+  if (k8s) ids.pod = pod!;
+  return ids;
+}
+
+function ownerOf(ids: Identifiers): IpamOwner {
+  const owner: IpamOwner = { nodename: ids.nodename, containerId: ids.containerId };
+  if (ids.pod !== undefined) {
+    owner.pod = ids.pod;
+    owner.namespace = ids.namespace;
+  }
+  return owner;
+}
+
+function wepKey(ids: Identifiers): ResourceKey {
+  return { type: 'resource', kind: 'WorkloadEndpoint', namespace: ids.namespace, name: ids.endpointName };
+}
+
+async function getOrUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (error) {
+    if (ResourceNotFoundError.isInstance(error)) return undefined;
+    throw error;
+  }
+}
+
+/** §5.1 step 8: ClusterInformation `default` must say the datastore is ready. */
+async function checkReady(datastore: Datastore, code: number = CniCode.Calico): Promise<void> {
+  let info: KVPair;
+  try {
+    info = await datastore.getKV({ type: 'resource', kind: 'ClusterInformation', name: 'default' });
+  } catch (error) {
+    throw new CniError(code, `error getting ClusterInformation: ${(error as Error).message}`);
+  }
+  if (((info.value as V3Object).spec as { datastoreReady?: boolean } | undefined)?.datastoreReady !== true) throw new CniError(code, 'Calico is currently not ready to process requests');
+}
+
+/** Shared prelude of ADD / DEL / CHECK / GC (§5.1 steps 2-8). */
+async function prelude(base: BaseNetConf, env: CniEnv, log: Logger, readyCheck = true): Promise<{ conf: CalicoNetConf; ids: Identifiers; backend: Backend }> {
+  const conf = parseNetConf(base);
+  log.setLevel(conf.logLevel, conf.logFilePath);
+  const nodename = resolveNodename(conf, osHostname);
+  const ids = identifiers(env, nodename);
+  const t0 = performance.now();
+  const backend = await openBackend(conf);
+  log.timing('datastore client', t0);
+  if (readyCheck) {
+    const t1 = performance.now();
+    await checkReady(backend.datastore);
+    log.timing('datastore ready check', t1);
+  }
+  return { conf, ids, backend };
+}
+
+/** Finds an executable IPAM plugin in CNI_PATH. */
+function findPlugin(type: string, path: string[]): string {
+  for (const dir of path) {
+    const candidate = `${dir}/${type}`;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw new CniError(CniCode.Calico, `failed to find plugin "${type}" in path [${path.join(' ')}]`);
+}
+
+/** Runs a delegated IPAM plugin; its error JSON is passed through unchanged (§9). */
+export function execIpam(type: string, env: CniEnv, command: string, stdin: Obj, extraArgs = ''): Promise<string> {
+  const bin = findPlugin(type, env.path);
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, CNI_COMMAND: command, CNI_ARGS: `IgnoreUnknown=1;${process.env.CNI_ARGS ?? ''}${extraArgs}` },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => reject(new CniError(CniCode.Calico, `netplugin failed: ${e.message}`)));
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      if (code === 0) return resolve(stdout);
+      try {
+        const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
+        reject(new CniError(e.code ?? 0, e.msg ?? '', e.details ?? ''));
+      } catch {
+        reject(new CniError(CniCode.Calico, `netplugin failed: ${JSON.stringify(Buffer.concat(err).toString('utf8'))}`));
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(JSON.stringify(stdin));
+  });
+}
+
+/** host-local `usePodCidr` substitution (§5.2 step 1). */
+async function hostLocalIpam(conf: CalicoNetConf, backend: Backend, ids: Identifiers, forDelete: boolean): Promise<Obj> {
+  const ipam = JSON.parse(JSON.stringify(conf.ipam.raw)) as Obj;
+  const uses = JSON.stringify(ipam).toLowerCase().includes('usepodcidr');
+  if (!uses) return ipam;
+  let v4 = forDelete ? '0.0.0.0/0' : '';
+  let v6 = forDelete ? '::/0' : '';
+  if (!forDelete) {
+    if (!backend.kube) throw new CniError(CniCode.Calico, 'usePodCidr needs the Kubernetes API (kubeconfig)');
+    const nodeName = conf.kubernetes.nodeName || ids.nodename;
+    const node = await backend.kube.getNode(nodeName);
+    const spec = (node.spec ?? {}) as { podCIDRs?: string[]; podCIDR?: string };
+    const cidrs = spec.podCIDRs ?? (spec.podCIDR ? [spec.podCIDR] : []);
+    if (cidrs.length === 0) throw new CniError(CniCode.Calico, `no podCidr for node ${nodeName}`);
+    v4 = cidrs.find((c) => !c.includes(':')) ?? '';
+    v6 = cidrs.find((c) => c.includes(':')) ?? '';
+  }
+  const replace = (s: unknown): unknown => {
+    if (typeof s !== 'string') return s;
+    if (s.toLowerCase() === 'usepodcidr') {
+      if (!v4) throw new CniError(CniCode.Calico, 'usePodCidr found but there is no IPv4 CIDR configured');
+      return v4;
+    }
+    if (s.toLowerCase() === 'usepodcidripv6') {
+      if (!v6) throw new CniError(CniCode.Calico, 'usePodCidrIPv6 found but there is no IPv6 CIDR configured');
+      return v6;
+    }
+    return s;
+  };
+  if ('subnet' in ipam) ipam.subnet = replace(ipam.subnet);
+  if (Array.isArray(ipam.ranges)) {
+    ipam.ranges = (ipam.ranges as Obj[][]).map((set) => (Array.isArray(set) ? set.map((r) => ({ ...r, subnet: replace(r.subnet) })) : set));
+  }
+  return ipam;
+}
+
+interface PodInfo {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  namespaceLabels: Record<string, string>;
+  namespaceAnnotations: Record<string, string>;
+  serviceAccount: string;
+  generateName: string;
+  ports: Obj[];
+}
+
+async function readPod(backend: Backend, ids: Identifiers): Promise<PodInfo> {
+  if (!backend.kube) throw new CniError(CniCode.Calico, 'policy type k8s needs the Kubernetes API: set kubernetes.kubeconfig');
+  let pod: Obj;
+  let ns: Obj;
+  try {
+    [pod, ns] = await Promise.all([backend.kube.getPod(ids.namespace, ids.pod!), backend.kube.getNamespace(ids.namespace)]);
+  } catch (error) {
+    const e = error as { code?: number; body?: unknown; message?: string };
+    throw new CniError(CniCode.Calico, `error getting pod or namespace ${ids.namespace}/${ids.pod}: ${e.code ? `HTTP ${e.code}` : e.message}`);
+  }
+  const meta = (pod.metadata ?? {}) as Obj;
+  const nsMeta = (ns.metadata ?? {}) as Obj;
+  const spec = (pod.spec ?? {}) as { serviceAccountName?: string; containers?: { ports?: Obj[] }[] };
+  const ports: Obj[] = [];
+  for (const c of spec.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (!p.name && !p.hostPort) continue;
+      const port: Obj = { name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: p.containerPort ?? 0, hostPort: p.hostPort ?? 0, hostIP: p.hostIP ?? '' };
+      ports.push(port);
+    }
+  }
+  return {
+    labels: (meta.labels ?? {}) as Record<string, string>,
+    annotations: (meta.annotations ?? {}) as Record<string, string>,
+    namespaceLabels: (nsMeta.labels ?? {}) as Record<string, string>,
+    namespaceAnnotations: (nsMeta.annotations ?? {}) as Record<string, string>,
+    serviceAccount: spec.serviceAccountName ?? '',
+    generateName: typeof meta.generateName === 'string' ? meta.generateName : '',
+    ports,
+  };
+}
+
+/** ADD. Returns the version-independent result. */
+export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promise<CniResult> {
+  const { conf, ids, backend } = await prelude(base, env, log);
+  const mtu = resolveMtu(conf);
+  const ds = backend.datastore;
+  try {
+    const owner = ownerOf(ids);
+    const existing = await getOrUndefined(ds.getKV(wepKey(ids)));
+    // Non-Kubernetes repeat ADD: return what is stored, touch nothing else (§5.3).
+    if (ids.orchestrator === 'cni') {
+      if (conf.featureControl.ipAddrsNoIpam) throw new CniError(CniCode.Calico, 'requested feature is not supported for this runtime: ip_addrs_no_ipam');
+      if (existing) {
+        const spec = (existing.value as V3Object).spec as Obj;
+        const profiles = (spec.profiles as string[] | undefined) ?? [];
+        if (!profiles.includes(conf.name)) {
+          spec.profiles = [...profiles, conf.name];
+          await ds.updateKV(existing.key, existing.value, existing.revision);
+        }
+        await ensureProfile(conf, backend);
+        return {
+          interfaces: [{ name: String(spec.interfaceName ?? ids.hostIfName) }, { name: ids.ifName, mac: String(spec.mac ?? ''), mtu, sandbox: env.netns }],
+          ips: ((spec.ipNetworks as string[] | undefined) ?? []).map((address) => ({ address, interface: 1 })),
+        };
+      }
+    }
+    let pod: PodInfo | undefined;
+    let request: AddressRequest = { kind: 'ipam' };
+    const ipamOptions: IpamAddOptions = {};
+    if (ids.orchestrator === 'k8s' && conf.policy.type === 'k8s') {
+      const t = performance.now();
+      pod = await readPod(backend, ids);
+      log.timing('pod and namespace read', t);
+      const parsed = podAnnotations(pod.annotations, pod.namespaceAnnotations, conf);
+      request = parsed.request;
+      Object.assign(ipamOptions, parsed.ipam);
+      ipamOptions.namespace = { name: ids.namespace, labels: pod.namespaceLabels };
+    }
+    // Obtain the addresses (§6.2).
+    let ipamResult: CniResult;
+    let release: (() => Promise<void>) | undefined;
+    const t2 = performance.now();
+    if (request.kind === 'noIpam') {
+      ipamResult = { ips: request.addresses.map((a) => ({ address: `${a}/${isIP(a) === 4 ? 32 : 128}` })) };
+    } else if (conf.ipam.type === 'calico-ipam') {
+      release = () => ipamDel(ds, conf, owner);
+      if (request.kind === 'ipAddrs') {
+        if (existing) await ipamDel(ds, conf, owner);
+        ipamResult = { ips: [] };
+        try {
+          for (const address of request.addresses) ipamResult.ips.push(...(await ipamAdd(ds, conf, owner, { ip: address })).ips);
+        } catch (error) {
+          await release().catch(() => undefined);
+          throw error;
+        }
+      } else {
+        ipamResult = await ipamAdd(ds, conf, owner, ipamOptions);
+      }
+    } else {
+      const stdin = { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, false) : conf.ipam.raw };
+      ipamResult = parseResult(JSON.parse(await execIpam(conf.ipam.type, env, 'ADD', stdin)));
+      release = async () => {
+        await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
+      };
+    }
+    log.timing('IPAM', t2);
+    if (ipamResult.ips.length === 0) throw new CniError(CniCode.Calico, 'IPAM plugin returned no IP addresses in result');
+    let plumbed = false;
+    try {
+      const ipv4 = ipamResult.ips.filter((i) => !i.address.includes(':')).map((i) => i.address.slice(0, i.address.indexOf('/')));
+      const ipv6 = ipamResult.ips.filter((i) => i.address.includes(':')).map((i) => i.address.slice(0, i.address.indexOf('/')));
+      // In-pod routes: defaults, or the custom host-local routes (+ defaults on request).
+      const custom = conf.ipam.type === 'host-local' ? conf.ipam.routes : [];
+      const routes4 = custom.length ? custom.filter((r) => !r.includes(':')) : ['0.0.0.0/0'];
+      const routes6 = custom.length ? custom.filter((r) => r.includes(':')) : ['::/0'];
+      if (custom.length && conf.includeDefaultRoutes) {
+        routes4.push('0.0.0.0/0');
+        routes6.push('::/0');
+      }
+      const t3 = performance.now();
+      const hwAddr = pod?.annotations['cni.projectcalico.org/hwAddr'];
+      const plumbing = await setupWorkloadInterfaceIproute2({
+        containerNetns: env.netns,
+        containerIfName: ids.ifName,
+        hostIfName: ids.hostIfName,
+        ipv4,
+        ipv6,
+        mtu,
+        routes4,
+        routes6,
+        numQueues: conf.numQueues,
+        allowIpForwarding: conf.containerSettings.allowIpForwarding,
+        // calico-ipam results without routes (annotation-driven) skip the host route (§12 item 11).
+        hostRoutes: conf.ipam.type !== 'calico-ipam' || (ipamResult.routes?.length ?? 0) > 0,
+        ...(hwAddr ? { containerMac: hwAddr } : {}),
+      }).catch((error: unknown) => {
+        throw calicoFailure('error setting up the pod interface', error);
+      });
+      plumbed = true;
+      log.timing('dataplane', t3);
+      const ipNetworks = [...plumbing.ipv4, ...plumbing.ipv6];
+      const t4 = performance.now();
+      await writeEndpoint(ds, conf, ids, env, existing, ipNetworks, plumbing.containerMac, pod);
+      log.timing('endpoint write', t4);
+      await ensureProfile(conf, backend);
+      const result: CniResult = {
+        interfaces: [{ name: ids.hostIfName }, { name: ids.ifName, mac: plumbing.containerMac, mtu, sandbox: env.netns }],
+        ips: ipNetworks.map((address) => ({ address, interface: 1 })),
+      };
+      if (ipamResult.routes?.length) result.routes = ipamResult.routes.map((r) => ({ dst: r.dst }));
+      return result;
+    } catch (error) {
+      // Undo everything (§5.2 last paragraph): veth, then addresses.
+      if (plumbed) await teardownWorkloadInterfaceIproute2({ containerNetns: env.netns, containerIfName: ids.ifName, hostIfName: ids.hostIfName }).catch(() => undefined);
+      if (release) await release().catch((e: unknown) => log.error(`releasing addresses after a failed ADD: ${(e as Error).message}`));
+      throw error;
+    }
+  } finally {
+    await ds.close();
+  }
+}
+
+async function writeEndpoint(ds: Datastore, conf: CalicoNetConf, ids: Identifiers, env: CniEnv, existing: KVPair | undefined, ipNetworks: string[], mac: string, pod: PodInfo | undefined): Promise<void> {
+  const labels: Record<string, string> = { ...(pod?.labels ?? {}), 'projectcalico.org/namespace': ids.namespace, 'projectcalico.org/orchestrator': ids.orchestrator };
+  if (pod?.serviceAccount && pod.serviceAccount.length < 63) labels['projectcalico.org/serviceaccount'] = pod.serviceAccount;
+  const spec: Obj = {
+    orchestrator: ids.orchestrator,
+    node: ids.nodename,
+    containerID: ids.containerId,
+    endpoint: ids.ifName,
+    interfaceName: ids.hostIfName,
+    mac,
+    ipNetworks,
+    profiles: pod ? [`kns.${ids.namespace}`, ...(pod.serviceAccount ? [`ksa.${ids.namespace}.${pod.serviceAccount}`] : [])] : [conf.name],
+  };
+  if (ids.pod !== undefined) spec.pod = ids.pod;
+  if (pod?.serviceAccount) spec.serviceAccountName = pod.serviceAccount;
+  if (pod?.ports.length) spec.ports = pod.ports;
+  const allowed = pod?.annotations['cni.projectcalico.org/allowedSourcePrefixes'];
+  if (allowed) spec.allowSpoofedSourcePrefixes = JSON.parse(allowed) as string[];
+  const metadata: Obj = { name: ids.endpointName, namespace: ids.namespace, labels };
+  if (pod?.generateName) metadata.generateName = pod.generateName;
+  const value = { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata, spec } as unknown as V3Object;
+  void env;
+  try {
+    if (existing) await ds.updateKV(wepKey(ids), value, existing.revision);
+    else await ds.createKV(wepKey(ids), value);
+  } catch (error) {
+    if (ResourceExistsError.isInstance(error) || ds.datastoreType === 'kubernetes') {
+      await ds.applyKV(wepKey(ids), value).catch((e: unknown) => {
+        throw calicoFailure('error writing the WorkloadEndpoint', e);
+      });
+      return;
+    }
+    throw calicoFailure('error writing the WorkloadEndpoint', error);
+  }
+}
+
+/** §5.1 step 12: a Profile named after the network, created once (etcd datastore only). */
+async function ensureProfile(conf: CalicoNetConf, backend: Backend): Promise<void> {
+  if (conf.policy.type !== '' || backend.type === 'kubernetes') return;
+  const k8s = false;
+  const value = {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'Profile',
+    metadata: { name: conf.name },
+    spec: {
+      egress: [{ action: 'Allow', source: {}, destination: {} }],
+      ingress: [k8s ? { action: 'Allow', source: {}, destination: {} } : { action: 'Allow', source: { selector: `has(${conf.name})` }, destination: {} }],
+      labelsToApply: { [conf.name]: '' },
+    },
+  } as unknown as V3Object;
+  try {
+    await backend.datastore.createKV({ type: 'resource', kind: 'Profile', name: conf.name }, value);
+  } catch (error) {
+    if (!ResourceExistsError.isInstance(error)) throw calicoFailure('error creating the network profile', error);
+  }
+}
+
+/** DEL (§8.1). Idempotent. */
+export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
+  const { conf, ids, backend } = await prelude(base, env, log);
+  const ds = backend.datastore;
+  const owner = ownerOf(ids);
+  const releaseIpam = async () => {
+    if (conf.ipam.type === 'calico-ipam') await ipamDel(ds, conf, owner);
+    else await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
+  };
+  const deleteEndpoint = async () => {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const current = await getOrUndefined(ds.getKV(wepKey(ids)));
+      if (!current) return;
+      const cid = ((current.value as V3Object).spec as Obj | undefined)?.containerID;
+      if (typeof cid === 'string' && cid !== '' && cid !== ids.containerId) return; // an old sandbox's DEL
+      try {
+        await ds.deleteKV(wepKey(ids), current.revision);
+        return;
+      } catch (error) {
+        if (ResourceNotFoundError.isInstance(error)) return;
+        if (attempt === 5) throw calicoFailure('error deleting endpoint: endpoint was modified before it could be deleted', error);
+      }
+    }
+  };
+  const teardown = () =>
+    teardownWorkloadInterfaceIproute2({ containerNetns: env.netns || undefined, containerIfName: ids.ifName }).catch((error: unknown) => {
+      throw calicoFailure(`error deleting device in netns ${env.netns}`, error);
+    });
+  try {
+    if (ids.orchestrator === 'k8s') {
+      try {
+        await deleteEndpoint();
+      } catch (error) {
+        throw calicoFailure('', error);
+      }
+      await teardown();
+      await releaseIpam();
+    } else {
+      let ipamError: unknown;
+      try {
+        await releaseIpam();
+      } catch (error) {
+        ipamError = error;
+      }
+      await deleteEndpoint();
+      await teardown();
+      if (ipamError) throw ipamError;
+    }
+  } finally {
+    await ds.close();
+  }
+}
+
+function routeDst(dst: string): string {
+  if (dst === 'default') return '0.0.0.0/0';
+  return dst.includes('/') ? dst : `${dst}/${dst.includes(':') ? 128 : 32}`;
+}
+
+/**
+ * CHECK (§8.3, but real): the allocation, the endpoint, the pod interface (up, addresses, gateway
+ * routes) and the host veth (MAC, up, `/32` routes) must match `prevResult`.
+ */
+export async function cmdCheck(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
+  const { conf, ids, backend } = await prelude(base, env, log);
+  const ds = backend.datastore;
+  try {
+    if (conf.prevResult === undefined) throw new CniError(CniCode.Calico, 'CHECK needs prevResult');
+    const prev = parseResult(conf.prevResult);
+    const wanted = prev.ips.map((ip) => {
+      const a = ip.address.slice(0, ip.address.indexOf('/'));
+      return `${a}/${a.includes(':') ? 128 : 32}`;
+    });
+    const problems: string[] = [];
+    if (conf.ipam.type === 'calico-ipam') {
+      const held = (await ipamAddresses(ds, conf, ownerOf(ids))).map((a) => a.slice(0, a.indexOf('/')));
+      const annotated = held.length === 0 && ids.orchestrator === 'k8s' && conf.featureControl.ipAddrsNoIpam;
+      for (const w of wanted) if (!annotated && !held.includes(w.slice(0, w.indexOf('/')))) problems.push(`address ${w} is not allocated to handle ${handleIdOf(conf.name, ids.containerId)}`);
+    }
+    const wep = await getOrUndefined(ds.getKV(wepKey(ids)));
+    if (!wep) problems.push(`WorkloadEndpoint ${ids.namespace}/${ids.endpointName} does not exist`);
+    else {
+      const nets = (((wep.value as V3Object).spec as Obj).ipNetworks as string[] | undefined) ?? [];
+      for (const w of wanted) if (!nets.includes(w)) problems.push(`WorkloadEndpoint ${ids.endpointName} lacks ${w}`);
+    }
+    const seen = await inspectWorkloadInterfaceIproute2({ containerNetns: env.netns, containerIfName: ids.ifName, hostIfName: ids.hostIfName });
+    if (!seen.container) problems.push(`interface ${ids.ifName} not found in ${env.netns}`);
+    else {
+      if (!seen.container.up) problems.push(`interface ${ids.ifName} is down`);
+      for (const w of wanted) if (!seen.container.addresses.includes(w)) problems.push(`interface ${ids.ifName} lacks address ${w}`);
+      const dsts = seen.container.routes.map((r) => (r.dst === 'default' && r.gateway?.includes(':') ? '::/0' : routeDst(r.dst)));
+      if (wanted.some((w) => !w.includes(':')) && !dsts.includes('0.0.0.0/0') && conf.ipam.routes.length === 0) problems.push(`no default route in ${env.netns}`);
+    }
+    if (!seen.host) problems.push(`host interface ${ids.hostIfName} not found`);
+    else {
+      if (seen.host.mac !== 'ee:ee:ee:ee:ee:ee') problems.push(`host interface ${ids.hostIfName} has MAC ${seen.host.mac}`);
+      if (!seen.host.up) problems.push(`host interface ${ids.hostIfName} is down`);
+      const hostRoutes = seen.host.routes.map(routeDst);
+      const expectRoutes = conf.ipam.type !== 'calico-ipam' || (prev.routes?.length ?? 0) > 0;
+      if (expectRoutes) for (const w of wanted) if (!hostRoutes.includes(w)) problems.push(`no host route ${w} via ${ids.hostIfName}`);
+    }
+    if (problems.length > 0) throw new CniError(CniCode.Calico, `CHECK failed: ${problems.join('; ')}`);
+  } finally {
+    await ds.close();
+  }
+}
+
+/** GC (spec 1.1.0): release this node's allocations (and endpoints) of attachments not listed as valid. */
+export async function cmdGc(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
+  const conf = parseNetConf(base);
+  log.setLevel(conf.logLevel, conf.logFilePath);
+  const nodename = resolveNodename(conf, osHostname);
+  const backend = await openBackend(conf);
+  const ds = backend.datastore;
+  void env;
+  try {
+    const valid = new Set((conf.validAttachments ?? []).map((a) => a.containerID));
+    if (conf.ipam.type !== 'calico-ipam') return;
+    const released = new Set(await ipamGc(ds, conf, nodename, valid));
+    log.info(`GC released ${released.size} attachment(s)`);
+    if (backend.type === 'etcdv3' && released.size > 0) {
+      const weps = await ds.listKV({ type: 'resource', kind: 'WorkloadEndpoint' });
+      for (const item of weps.items) {
+        const spec = ((item.value as V3Object).spec ?? {}) as Obj;
+        if (spec.node === nodename && typeof spec.containerID === 'string' && released.has(spec.containerID)) {
+          await ds.deleteKV(item.key, item.revision).catch(() => undefined);
+        }
+      }
+    }
+  } catch (error) {
+    throw calicoFailure('GC failed', error);
+  } finally {
+    await ds.close();
+  }
+}
+
+/** STATUS (spec 1.1.0): fails with code 50 while the datastore is unreachable or not ready. */
+export async function cmdStatus(base: BaseNetConf, log: Logger): Promise<void> {
+  const conf = parseNetConf(base);
+  log.setLevel(conf.logLevel, conf.logFilePath);
+  const backend = await openBackend(conf);
+  try {
+    await checkReady(backend.datastore, CniCode.PluginNotAvailable);
+  } catch (error) {
+    if (error instanceof CniError) throw new CniError(CniCode.PluginNotAvailable, `plugin not available: ${error.message}`);
+    throw error;
+  } finally {
+    await backend.datastore.close();
+  }
+}
+
