@@ -257,6 +257,24 @@ export function describeClientSuite(backend: Backend): void {
         assert.deepEqual(seen, ['added:w1:false', 'modified:w1:false', 'modified:w1:true', 'deleted:w1:true']);
       });
 
+      it('a label-selector watch reports entering as added and leaving as deleted', async () => {
+        const set = (labels: Record<string, string>) => ({ kind: 'GlobalNetworkSet' as const, apiVersion: 'projectcalico.org/v3' as const, metadata: { name: 's1', labels }, spec: { nets: ['10.0.0.0/8'] } });
+        const start = await client.globalNetworkSets.list();
+        const watch = client.globalNetworkSets.watch({ resourceVersion: start.resourceVersion, labelSelector: 'app == "web"' });
+        const seen: string[] = [];
+        const done = (async () => {
+          for await (const event of watch) {
+            seen.push(`${event.type}:${(event.current ?? event.previous)?.metadata.labels?.app}`);
+            if (seen.length === 2) watch.stop();
+          }
+        })();
+        const a = await client.globalNetworkSets.create(set({ app: 'db' }));
+        const b = await client.globalNetworkSets.update({ ...a, metadata: { ...a.metadata, labels: { app: 'web' } } });
+        await client.globalNetworkSets.update({ ...b, metadata: { ...b.metadata, labels: { app: 'db' } } });
+        await done;
+        assert.deepEqual(seen, ['added:web', 'deleted:web']);
+      });
+
       it('resources(kind) returns the typed accessor; dryRun writes nothing', async () => {
         assert.equal(client.resources('IPPool'), client.ipPools);
         assert.throws(() => client.resources('Nope' as ResourceKind), ValidationError);

@@ -327,7 +327,7 @@ export class ResourceStore<K extends ResourceKind> implements ResourceClient<K> 
     }
     if (options.name !== undefined && typeof options.name !== 'string') fields.push({ name: 'name', value: options.name, reason: 'must be a string' });
     let selector: Selector | undefined;
-    const labelSelector = (options as ListOptions).labelSelector;
+    const labelSelector = options.labelSelector;
     if (labelSelector !== undefined && labelSelector !== '') {
       try {
         selector = parseSelector(labelSelector);

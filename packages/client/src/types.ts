@@ -50,6 +50,11 @@ export interface ResourceWatchOptions {
   /** Treat `name` as a prefix. */
   prefix?: boolean;
   /**
+   * A Calico selector over the labels. A resource whose change makes it match is reported as
+   * `added`, one that stops matching as `deleted` (like a Kubernetes label-selector watch).
+   */
+  labelSelector?: string;
+  /**
    * Deliver changes made after this resourceVersion (a list's `resourceVersion` or an event's).
    * Omitted: the current resources are delivered first as `added` events, then the changes.
    * A compacted resourceVersion makes the iterator throw `WatchTooOldError`: list again.
