@@ -409,11 +409,19 @@ export class Cluster {
   // -------------------------------------------------------------------------------------------
   // Pods
 
-  /** Path of the CNI plugin launcher, when it has been built (`npm run build`). */
+  /**
+   * Path of the CNI plugin launcher when it is built and answers `CNI_COMMAND=VERSION` (checked
+   * on every call: the plugin may be rebuilt while a suite runs), else undefined.
+   */
   static cniPlugin(): string | undefined {
     const bin = join(REPO_ROOT, 'examples/cni/bin/calico');
-    const built = existsSync(join(REPO_ROOT, 'examples/cni/dist')) || existsSync(join(REPO_ROOT, 'examples/cni/bin/calico.js'));
-    return existsSync(bin) && built ? bin : undefined;
+    if (!existsSync(bin)) return undefined;
+    try {
+      const out = execFileSync(bin, [], { env: { ...process.env, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}', stdio: ['pipe', 'pipe', 'ignore'], timeout: 20_000 });
+      return /supportedVersions/.test(out.toString()) ? bin : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -421,7 +429,7 @@ export class Cluster {
    * address from IPAM and a WorkloadEndpoint. Uses the real CNI plugin (`examples/cni/bin/calico`,
    * run inside the host namespace with the CNI environment) when it is built and `useCni` is not
    * false; otherwise the same steps through the SDK (IPAM autoAssign, setupWorkloadInterface,
-   * WorkloadEndpoint create).
+   * WorkloadEndpoint create). `LIBCALICO_TS_CLUSTER_PODS=cni|sdk` forces one way (default `auto`).
    */
   async addPod(hostName: string, podName: string, client: Client, options: { useCni?: boolean; mtu?: number } = {}): Promise<Pod> {
     const host = this.host(hostName);
@@ -429,7 +437,9 @@ export class Cluster {
     await this.addNetns(netns);
     const containerID = `${this.id}${this.podCounter}`.padEnd(16, '0');
     const hostInterface = workloadInterfaceName('default', podName);
-    const plugin = options.useCni === false ? undefined : Cluster.cniPlugin();
+    const mode = process.env.LIBCALICO_TS_CLUSTER_PODS ?? 'auto';
+    const plugin = options.useCni === false || mode === 'sdk' ? undefined : Cluster.cniPlugin();
+    if (!plugin && mode === 'cni') throw new Error('LIBCALICO_TS_CLUSTER_PODS=cni but examples/cni/bin/calico is not built or does not answer VERSION');
     let ip: string;
     if (plugin) {
       const netconf = {
