@@ -594,6 +594,30 @@ function metricFor(ctx: Context, family: 4 | 6): number {
   return family === 6 ? 1024 : 0;
 }
 
+/** Builds a route with its fields in a fixed order (few hidden classes: object spread here was a hot-path cliff). */
+function makeRoute(
+  destination: string,
+  family: 4 | 6,
+  type: 'unicast' | 'blackhole',
+  device: string | undefined,
+  gateway: string | undefined,
+  onlink: boolean,
+  protocol: number,
+  scope: 'universe' | 'link',
+  metric: number,
+  mtu: number,
+  kind: RouteKind,
+  encap: RouteEncap | undefined,
+  programmer: 'felix' | 'bird',
+  node: string,
+): Route {
+  // One literal per shape, absent optional fields left out (no `delete`: it would drop the object to dictionary mode).
+  if (device === undefined) return { destination, family, type, onlink, protocol, scope, metric, mtu, kind, programmer, node };
+  if (encap === undefined) return { destination, family, type, device, onlink, protocol, scope, metric, mtu, kind, programmer, node };
+  if (gateway === undefined) return { destination, family, type, device, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node };
+  return { destination, family, type, device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node };
+}
+
 function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: string, kind: RouteKind, warnings: RouteWarning[]): Candidate | undefined {
   const dst = net.key;
   const family = net.family;
@@ -606,7 +630,9 @@ function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: strin
   const local = ctx.localNode;
   const localNet = family === 4 ? local?.ipv4Net : local?.ipv6Net;
   const parent = family === 4 ? ctx.parent4 : ctx.parent6;
-  const base = { destination: dst, family, type: 'unicast' as const, scope: 'universe' as const, metric: metricFor(ctx, family), kind, node: nodeName };
+  const metric = metricFor(ctx, family);
+  const via = (device: string | undefined, gateway: string | undefined, onlink: boolean, protocol: number, mtu: number, encap: RouteEncap, programmer: 'felix' | 'bird', scope: 'universe' | 'link' = 'universe'): Route =>
+    makeRoute(dst, family, 'unicast', device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, nodeName);
   const noParent = (): undefined => {
     warnings.push({ code: 'parentDeviceUnknown', message: `no route to ${dst}: the device carrying the local node's IPv${family} address is unknown (set options.parentDevice or node spec.interfaces)`, destination: dst, node: nodeName });
     return undefined;
@@ -621,11 +647,10 @@ function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: strin
     }
     const same = localNet !== undefined && netContainsAddr(localNet, nodeAddr);
     const sameSubnet = pool.crossSubnet && same;
-    const encapOf = (e: RouteEncap) => e;
     if (pool.type === 'vxlan') {
       if (sameSubnet) {
         if (!parent) return noParent();
-        return { rank: 1, route: { ...base, device: parent, gateway: nodeAddr.text, onlink: true, protocol: ctx.exclusiveProto, mtu: 0, encap: encapOf('none'), programmer: 'felix' } };
+        return { rank: 1, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
       }
       const tunnel = family === 4 ? node.vxlanV4 : node.vxlanV6;
       if (!tunnel) {
@@ -636,39 +661,39 @@ function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: strin
       const mtu = ctx.routeMTU ? (family === 4 ? ctx.vxlanMTU : ctx.vxlanMTUV6) : 0;
       if (net.prefix === hostLength(family) && dst === `${tunnel.text}/${hostLength(family)}`) {
         // The destination is the remote VTEP itself (reference §4.5): a link-scope route.
-        return { rank: 2, route: { ...base, device, onlink: false, scope: 'link', protocol: ctx.deviceProto, mtu, encap: 'vxlan', programmer: 'felix' } };
+        return { rank: 2, route: via(device, undefined, false, ctx.deviceProto, mtu, 'vxlan', 'felix', 'link') };
       }
-      return { rank: 2, route: { ...base, device, gateway: tunnel.text, onlink: true, protocol: ctx.deviceProto, mtu, encap: 'vxlan', programmer: 'felix' } };
+      return { rank: 2, route: via(device, tunnel.text, true, ctx.deviceProto, mtu, 'vxlan', 'felix') };
     }
     if (pool.type === 'ipip') {
       if (owner === 'bird') {
         if (sameSubnet) {
           if (!parent) return noParent();
-          return { rank: 3, route: { ...base, device: parent, gateway: nodeAddr.text, onlink: false, protocol: PROTO_BIRD, mtu: 0, encap: 'none', programmer: 'bird' } };
+          return { rank: 3, route: via(parent, nodeAddr.text, false, PROTO_BIRD, 0, 'none', 'bird') };
         }
-        return { rank: 4, route: { ...base, device: TUNL0, gateway: nodeAddr.text, onlink: true, protocol: PROTO_BIRD, mtu: 0, encap: 'ipip', programmer: 'bird' } };
+        return { rank: 4, route: via(TUNL0, nodeAddr.text, true, PROTO_BIRD, 0, 'ipip', 'bird') };
       }
       if (sameSubnet) {
         if (!parent) return noParent();
-        return { rank: 3, route: { ...base, device: parent, gateway: nodeAddr.text, onlink: true, protocol: ctx.exclusiveProto, mtu: 0, encap: 'none', programmer: 'felix' } };
+        return { rank: 3, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
       }
-      return { rank: 4, route: { ...base, device: TUNL0, gateway: nodeAddr.text, onlink: true, protocol: ctx.exclusiveProto, mtu: ctx.routeMTU ? ctx.ipipMTU : 0, encap: 'ipip', programmer: 'felix' } };
+      return { rank: 4, route: via(TUNL0, nodeAddr.text, true, ctx.exclusiveProto, ctx.routeMTU ? ctx.ipipMTU : 0, 'ipip', 'felix') };
     }
     // No encapsulation.
     if (owner === 'bird') {
       if (same) {
         if (!parent) return noParent();
-        return { rank: 5, route: { ...base, device: parent, gateway: nodeAddr.text, onlink: false, protocol: PROTO_BIRD, mtu: 0, encap: 'none', programmer: 'bird' } };
+        return { rank: 5, route: via(parent, nodeAddr.text, false, PROTO_BIRD, 0, 'none', 'bird') };
       }
       const hop = ctx.resolveNextHop?.(nodeAddr.text, family);
       if (!hop) {
         warnings.push({ code: 'nextHopUnresolved', message: `no route to ${dst}: node ${nodeName} (${nodeAddr.text}) is outside the local subnet and options.resolveNextHop gave no gateway`, destination: dst, node: nodeName });
         return undefined;
       }
-      return { rank: 5, route: { ...base, device: hop.device, gateway: hop.gateway, onlink: false, protocol: PROTO_BIRD, mtu: 0, encap: 'none', programmer: 'bird' } };
+      return { rank: 5, route: via(hop.device, hop.gateway, false, PROTO_BIRD, 0, 'none', 'bird') };
     }
     if (!parent) return noParent();
-    return { rank: 5, route: { ...base, device: parent, gateway: nodeAddr.text, onlink: true, protocol: ctx.exclusiveProto, mtu: 0, encap: 'none', programmer: 'felix' } };
+    return { rank: 5, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
   }
   return undefined;
 }
@@ -680,19 +705,7 @@ function blackholeCandidate(ctx: Context, net: Net, pool: PoolInfo): Candidate |
   const rank = pool.type === 'vxlan' ? 6 : pool.type === 'ipip' ? 7 : 8;
   return {
     rank,
-    route: {
-      destination: net.key,
-      family: net.family,
-      type: 'blackhole',
-      onlink: false,
-      protocol: owner === 'bird' ? PROTO_BIRD : ctx.exclusiveProto,
-      scope: 'universe',
-      metric: metricFor(ctx, net.family),
-      mtu: 0,
-      kind: 'localBlock',
-      programmer: owner,
-      node: ctx.local,
-    },
+    route: makeRoute(net.key, net.family, 'blackhole', undefined, undefined, false, owner === 'bird' ? PROTO_BIRD : ctx.exclusiveProto, 'universe', metricFor(ctx, net.family), 0, 'localBlock', undefined, owner, ctx.local),
   };
 }
 
@@ -709,20 +722,7 @@ export function decide(ctx: Context, net: Net, sources: DestinationSources): Dec
     }
     candidates.push({
       rank: 0,
-      route: {
-        destination: dst,
-        family: net.family,
-        type: 'unicast',
-        device: sorted[0],
-        onlink: false,
-        protocol: ctx.deviceProto,
-        scope: 'link',
-        metric: net.family === 4 ? ctx.workloadMetric4 : ctx.workloadMetric6,
-        mtu: 0,
-        kind: 'localWorkload',
-        programmer: 'felix',
-        node: ctx.local,
-      },
+      route: makeRoute(dst, net.family, 'unicast', sorted[0], undefined, false, ctx.deviceProto, 'link', net.family === 4 ? ctx.workloadMetric4 : ctx.workloadMetric6, 0, 'localWorkload', undefined, 'felix', ctx.local),
     });
   }
   const needsPool = sources.block !== undefined || sources.borrowedBy !== undefined || (sources.remoteWorkloadNodes?.length ?? 0) > 0;

@@ -1,0 +1,143 @@
+/**
+ * Route computation on a 5,000-node / 20,000-block / 100,000-workload cluster with 1% borrowed
+ * addresses (VXLAN CrossSubnet pool, nodes in 20 subnets). Targets: one node's table cold
+ * < 50 ms; one change applied by the incremental calculator < 0.1 ms at p99. Memory reported.
+ */
+import type { IPPool, Node, WorkloadEndpoint } from '@libcalico-ts/api';
+import { computeRoutes, RouteCalculator, type ClusterSnapshot, type RouteChange, type SnapshotBlock } from '@libcalico-ts/routes';
+import { measureSync, targetRow } from './lib.js';
+import type { Bench, BenchRow } from './lib.js';
+
+const NODES = 5000;
+const BLOCKS_PER_NODE = 4;
+const WORKLOADS_PER_NODE = 20;
+
+function ipOf(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+const POOL_BASE = 10 << 24; // 10.0.0.0/8
+
+function blockBase(block: number): number {
+  return POOL_BASE + block * 64;
+}
+function nodeIP(i: number): string {
+  // 250 nodes per /24 subnet: 20 subnets.
+  return `172.16.${Math.floor(i / 250)}.${(i % 250) + 1}/24`;
+}
+
+function buildCluster(): ClusterSnapshot {
+  const pools: IPPool[] = [
+    { kind: 'IPPool', apiVersion: 'projectcalico.org/v3', metadata: { name: 'default-ipv4-ippool' }, spec: { cidr: '10.0.0.0/8', vxlanMode: 'CrossSubnet', ipipMode: 'Never', blockSize: 26 } },
+  ];
+  const nodes: Node[] = [];
+  const blocks: SnapshotBlock[] = [];
+  const workloadEndpoints: WorkloadEndpoint[] = [];
+  for (let i = 0; i < NODES; i++) {
+    const first = i * BLOCKS_PER_NODE;
+    nodes.push({
+      kind: 'Node',
+      apiVersion: 'projectcalico.org/v3',
+      metadata: { name: `node-${i}` },
+      spec: { bgp: { ipv4Address: nodeIP(i) }, ipv4VXLANTunnelAddr: ipOf(blockBase(first)), interfaces: [{ name: 'eth0', addresses: [nodeIP(i).split('/')[0]!] }] },
+    });
+    for (let b = 0; b < BLOCKS_PER_NODE; b++) {
+      const allocations: (number | null)[] = new Array(64).fill(null);
+      if (b === 0) allocations[0] = 0; // tunnel address
+      blocks.push({ cidr: `${ipOf(blockBase(first + b))}/26`, affinity: `host:node-${i}`, allocations, attributes: [{ secondary: { node: `node-${i}`, type: 'vxlanTunnelAddress' } }] });
+    }
+  }
+  // Workloads: 20 per node in its first block (ordinals 1..20); 1% borrow from the next node's block 1.
+  let k = 0;
+  for (let i = 0; i < NODES; i++) {
+    for (let w = 0; w < WORKLOADS_PER_NODE; w++, k++) {
+      const borrowed = k % 100 === 0;
+      const owner = borrowed ? (i + 1) % NODES : i;
+      const blockIndex = owner * BLOCKS_PER_NODE + (borrowed ? 1 : 0);
+      const block = blocks[blockIndex]!;
+      const ord = borrowed ? 1 + Math.floor(w / 1) : 1 + w;
+      const attrs = block.attributes as { secondary: Record<string, string> }[];
+      attrs.push({ secondary: { node: `node-${i}`, pod: `pod-${k}`, namespace: 'default' } });
+      (block.allocations as (number | null)[])[ord] = attrs.length - 1;
+      workloadEndpoints.push({
+        kind: 'WorkloadEndpoint',
+        apiVersion: 'projectcalico.org/v3',
+        metadata: { name: `node--${i}-k8s-pod--${k}-eth0`, namespace: 'default' },
+        spec: { node: `node-${i}`, pod: `pod-${k}`, endpoint: 'eth0', interfaceName: `cali${k.toString(16).padStart(11, '0')}`, ipNetworks: [`${ipOf(blockBase(blockIndex) + ord)}/32`] },
+      });
+    }
+  }
+  return { pools, nodes, blocks, workloadEndpoints, blockAffinities: [] };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function changes(count: number): RouteChange[] {
+  const out: RouteChange[] = [];
+  const extraBase = blockBase(NODES * BLOCKS_PER_NODE + 10);
+  for (let c = 0; c < count; c++) {
+    const i = 1 + (c % (NODES - 1));
+    switch (c % 6) {
+      case 0: // remote node readdressed (moves subnet: all its routes change encapsulation)
+        out.push({ type: 'nodeUpdated', node: { kind: 'Node', apiVersion: 'projectcalico.org/v3', metadata: { name: `node-${i}` }, spec: { bgp: { ipv4Address: nodeIP((i + 250 * (1 + (c % 3))) % NODES) }, ipv4VXLANTunnelAddr: ipOf(blockBase(i * BLOCKS_PER_NODE)) } } });
+        break;
+      case 1: // a remote node claims a new block
+        out.push({ type: 'affinityUpdated', affinity: { node: `node-${i}`, cidr: `${ipOf(extraBase + (c % 5000) * 64)}/26`, state: 'confirmed' } });
+        break;
+      case 2: // and releases it
+        out.push({ type: 'affinityDeleted', node: `node-${i}`, cidr: `${ipOf(extraBase + ((c - 1) % 5000) * 64)}/26` });
+        break;
+      case 3: // a local workload added
+        out.push({ type: 'workloadUpdated', endpoint: { kind: 'WorkloadEndpoint', apiVersion: 'projectcalico.org/v3', metadata: { name: `bench-${c % 30}`, namespace: 'default' }, spec: { node: 'node-0', interfaceName: `calib${String(c % 30).padStart(10, '0')}`, ipNetworks: [`${ipOf(blockBase(2) + (c % 30))}/32`] } } });
+        break;
+      case 4: // a borrowed address appears in a remote block
+        out.push({ type: 'allocationUpdated', ip: ipOf(blockBase(i * BLOCKS_PER_NODE + 3) + (c % 64)), node: `node-${(i + 7) % NODES}` });
+        break;
+      default: // and is released
+        out.push({ type: 'allocationUpdated', ip: ipOf(blockBase(i * BLOCKS_PER_NODE + 3) + ((c - 1) % 64)), node: null });
+    }
+  }
+  return out;
+}
+
+const bench: Bench = async ({ quick, log }) => {
+  const heap0 = process.memoryUsage().heapUsed;
+  const snapshot = buildCluster();
+  const heapSnapshot = process.memoryUsage().heapUsed - heap0;
+  const table = computeRoutes('node-0', snapshot);
+  log(`node-0: ${table.routes.length} routes, ${table.neighbors.length} neighbours, ${table.warnings.length} warnings`);
+  if (table.routes.length < NODES * BLOCKS_PER_NODE) throw new Error(`unexpectedly small table: ${table.routes.length} routes`);
+  const cold = measureSync(() => computeRoutes('node-0', snapshot), { minMs: quick ? 1000 : 4000 });
+
+  const heap1 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const calc = new RouteCalculator('node-0', snapshot);
+  const buildMs = performance.now() - t0;
+  const heapCalc = process.memoryUsage().heapUsed - heap1;
+
+  const list = changes(quick ? 12_000 : 60_000);
+  const warm = Math.floor(list.length / 6);
+  const times: number[] = [];
+  let deltas = 0;
+  for (let c = 0; c < list.length; c++) {
+    const start = performance.now();
+    const d = calc.apply(list[c]!);
+    const end = performance.now();
+    deltas += d.routes.length;
+    if (c >= warm) times.push((end - start) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  log(`${list.length} changes, ${deltas} route deltas`);
+  const rows: BenchRow[] = [
+    targetRow('routes: one node table cold (5k nodes, 20k blocks, 100k workloads)', cold.nsPerOp / 1e6, 'ms', '<', 50),
+    targetRow('routes: one change applied, p99', percentile(times, 99), 'us', '<', 100),
+    { name: 'routes: one change applied, p50', value: percentile(times, 50), unit: 'us' },
+    { name: 'routes: RouteCalculator build from snapshot', value: buildMs, unit: 'ms' },
+    { name: 'routes: snapshot heap (5k nodes, 20k blocks, 100k WEPs)', value: heapSnapshot / 2 ** 20, unit: 'MiB' },
+    { name: 'routes: RouteCalculator heap', value: heapCalc / 2 ** 20, unit: 'MiB' },
+  ];
+  return rows;
+};
+
+export default bench;
