@@ -12,5 +12,7 @@ export function packageConfig(entry = { index: 'src/index.ts' }) {
     target: 'node20',
     splitting: false,
     treeshake: true,
+    // Keep `node:` specifiers: `node:test` has no unprefixed form.
+    removeNodeProtocol: false,
   });
 }
