@@ -479,7 +479,7 @@ export async function cmdCheck(base: BaseNetConf, env: CniEnv, log: Logger): Pro
     });
     const problems: string[] = [];
     if (conf.ipam.type === 'calico-ipam') {
-      const held = (await ipamAddresses(ds, conf, ownerOf(ids))).map((a) => a.slice(0, a.indexOf('/')));
+      const held = (await ipamAddresses(ds, conf, ownerOf(ids))).map((a) => a.split('/')[0]!);
       const annotated = held.length === 0 && ids.orchestrator === 'k8s' && conf.featureControl.ipAddrsNoIpam;
       for (const w of wanted) if (!annotated && !held.includes(w.slice(0, w.indexOf('/')))) problems.push(`address ${w} is not allocated to handle ${handleIdOf(conf.name, ids.containerId)}`);
     }

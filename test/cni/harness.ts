@@ -1,0 +1,184 @@
+/**
+ * CNI test harness: builds the plugin bundles and the libcni driver (Go, offline, from Debian's
+ * golang-github-appc-cni-dev), creates a "host" network namespace in which the driver (and so the
+ * plugins) run, and throwaway pod namespaces. Nothing touches the host's own network.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createNetns, deleteNetns } from '@libcalico-ts/dataplane';
+import type { Datastore } from '@libcalico-ts/datastore';
+import { uniqueNetnsName } from '../helpers/netns.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const CNI_DIR = join(ROOT, 'examples', 'cni');
+export const PLUGIN_BIN = join(CNI_DIR, 'bin');
+export const REFERENCE_PLUGINS = '/usr/lib/cni';
+const GOCODE = '/usr/share/gocode';
+
+/** Why the CNI suites cannot run, or null. */
+export function cniUnavailableReason(): string | null {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'needs root (network namespaces)';
+  if (!existsSync('/usr/bin/go')) return 'golang-go is not installed';
+  if (!existsSync(join(GOCODE, 'src/github.com/containernetworking/cni/libcni'))) return 'golang-github-appc-cni-dev is not installed';
+  return null;
+}
+
+let built = false;
+/** Builds dist/calico.mjs and dist/calico-ipam.mjs (esbuild, a second or two). */
+export function buildPlugins(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(CNI_DIR, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  built = true;
+}
+
+let driverPath: string | undefined;
+/** Builds the libcni driver without network access; returns the binary path. */
+export function buildDriver(): string {
+  if (driverPath) return driverPath;
+  const work = mkdtempSync(join(tmpdir(), 'lcts-cni-driver-'));
+  const out = join(work, 'cni-driver');
+  const r = spawnSync('go', ['build', '-o', out, '.'], {
+    cwd: join(ROOT, 'test', 'cni', 'driver'),
+    env: { ...process.env, GO111MODULE: 'off', GOPATH: `${GOCODE}:${work}`, GOCACHE: join(work, 'cache'), GOFLAGS: '', CGO_ENABLED: '0' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`cannot build the libcni driver: ${r.stderr}`);
+  driverPath = out;
+  return out;
+}
+
+/** Outcome of one driver run. */
+export interface DriverOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Parsed stdout when it is JSON. */
+  json?: Record<string, unknown>;
+}
+
+/** A host namespace with its own CNI cache, in which the driver runs. */
+export class CniHost {
+  readonly name: string;
+  readonly cache: string;
+  private pods: string[] = [];
+  private relays: { close(): void }[] = [];
+
+  private constructor(name: string, cache: string) {
+    this.name = name;
+    this.cache = cache;
+  }
+
+  static async create(): Promise<CniHost> {
+    const name = uniqueNetnsName('host');
+    await createNetns(name);
+    execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+    return new CniHost(name, mkdtempSync(join(tmpdir(), 'lcts-cni-cache-')));
+  }
+
+  /** A fresh pod namespace (deleted by {@link close}); returns its path. */
+  async pod(): Promise<string> {
+    const name = uniqueNetnsName('pod');
+    await createNetns(name);
+    this.pods.push(name);
+    return `/run/netns/${name}`;
+  }
+
+  /** Deletes a pod namespace early (to test DEL of a missing namespace). */
+  async dropPod(path: string): Promise<void> {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    await deleteNetns(name, { ignoreMissing: true });
+  }
+
+  /**
+   * Runs the driver inside the host namespace:
+   * `driver -path P -cache C [-ifname I] [-args A] [-valid V] <command> <conf> [netns] [id]`.
+   */
+  run(command: string, conf: object | string, options: { netns?: string; containerId?: string; args?: string; ifName?: string; valid?: object[]; path?: string; env?: Record<string, string> } = {}): DriverOutcome {
+    const dir = mkdtempSync(join(tmpdir(), 'lcts-cni-conf-'));
+    const file = join(dir, 'net.conf');
+    writeFileSync(file, typeof conf === 'string' ? conf : JSON.stringify(conf));
+    const argv = ['netns', 'exec', this.name, buildDriver(), '-path', options.path ?? `${PLUGIN_BIN}:${REFERENCE_PLUGINS}`, '-cache', this.cache];
+    if (options.ifName) argv.push('-ifname', options.ifName);
+    if (options.args) argv.push('-args', options.args);
+    if (options.valid) argv.push('-valid', JSON.stringify(options.valid));
+    argv.push(command, command === 'version' ? String(conf) : file);
+    if (options.netns !== undefined) argv.push(options.netns);
+    if (options.containerId !== undefined) argv.push(options.containerId);
+    const r = spawnSync('ip', argv, { encoding: 'utf8', env: { ...process.env, ...(options.env ?? {}) }, timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true });
+    const outcome: DriverOutcome = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    try {
+      outcome.json = JSON.parse(r.stdout) as Record<string, unknown>;
+    } catch {
+      // not JSON
+    }
+    return outcome;
+  }
+
+  /**
+   * Makes `127.0.0.1:<port>` of the real host (etcd, the API server) reachable at the same address
+   * inside this namespace: a relay process listens there and forwards each connection over a unix
+   * socket (which crosses namespaces) to this process, which connects to the real port.
+   */
+  async relay(port: number): Promise<void> {
+    const socketPath = join(this.cache, `relay-${port}.sock`);
+    // Both halves are separate processes: the tests block in spawnSync while plugins run.
+    const outer = `const n=require('node:net');n.createServer(c=>{const u=n.connect(Number(process.argv[2]),'127.0.0.1');c.pipe(u).pipe(c);const e=()=>{c.destroy();u.destroy()};c.on('error',e);u.on('error',e)}).listen(process.argv[1],()=>process.stdout.write('ready\\n'))`;
+    const inner = `const n=require('node:net');n.createServer(c=>{const u=n.connect(process.argv[1]);c.pipe(u).pipe(c);const e=()=>{c.destroy();u.destroy()};c.on('error',e);u.on('error',e)}).listen(Number(process.argv[2]),'127.0.0.1',()=>process.stdout.write('ready\\n'))`;
+    const start = async (argv: string[]) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.once('data', () => resolve());
+        child.once('exit', (c) => reject(new Error(`relay exited with ${c}`)));
+      });
+      this.relays.push({ close: () => child.kill('SIGKILL') });
+    };
+    await start([process.execPath, '-e', outer, socketPath, String(port)]);
+    await start(['ip', 'netns', 'exec', this.name, process.execPath, '-e', inner, socketPath, String(port)]);
+  }
+  /** `ip ...` inside the host namespace. */
+  ip(...args: string[]): string {
+    return execFileSync('ip', ['netns', 'exec', this.name, 'ip', ...args], { encoding: 'utf8' });
+  }
+
+  async close(): Promise<void> {
+    for (const relay of this.relays) relay.close();
+    for (const pod of this.pods) await deleteNetns(pod, { ignoreMissing: true });
+    await deleteNetns(this.name, { ignoreMissing: true });
+    rmSync(this.cache, { recursive: true, force: true });
+  }
+}
+
+/** `ip ...` inside a pod namespace given by path. */
+export function podIp(netns: string, ...args: string[]): string {
+  return execFileSync('nsenter', [`--net=${netns}`, '--', 'ip', ...args], { encoding: 'utf8' });
+}
+
+/** Whether `target` answers one ping from inside the namespace at `netns`. */
+export function pingFrom(netns: string, target: string): boolean {
+  return spawnSync('nsenter', [`--net=${netns}`, '--', 'ping', '-c1', '-W2', target], { stdio: 'ignore' }).status === 0;
+}
+
+/** Seeds what calico/node would have written: ClusterInformation, the Node, the pools. */
+export async function seedCluster(ds: Datastore, options: { node: string; pools: { name: string; cidr: string; blockSize?: number; disabled?: boolean }[]; ready?: boolean }): Promise<void> {
+  await ds.applyKV(
+    { type: 'resource', kind: 'ClusterInformation', name: 'default' },
+    { apiVersion: 'projectcalico.org/v3', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { datastoreReady: options.ready ?? true, clusterType: 'k8s,bgp' } } as never,
+  );
+  await ds.applyKV({ type: 'resource', kind: 'Node', name: options.node }, { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: options.node }, spec: {} } as never);
+  for (const pool of options.pools) {
+    const spec: Record<string, unknown> = { cidr: pool.cidr, blockSize: pool.blockSize ?? (pool.cidr.includes(':') ? 122 : 26), ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' };
+    if (pool.disabled) spec.disabled = true;
+    await ds.applyKV({ type: 'resource', kind: 'IPPool', name: pool.name }, { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: pool.name }, spec } as never);
+  }
+}
+
+/** Writes a nodename file and returns its path. */
+export function nodenameFile(node: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lcts-cni-node-'));
+  const file = join(dir, 'nodename');
+  writeFileSync(file, node);
+  return file;
+}
