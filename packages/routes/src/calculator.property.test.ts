@@ -312,7 +312,7 @@ describe('RouteCalculator property', () => {
           }
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
     if (process.env.ROUTES_PROP_DEBUG) console.error(seen);
     // The generators must actually reach every case (otherwise the equality above proves little).

@@ -83,13 +83,19 @@ export function parseNet(text: string, allowBare = false): Net {
         let prefix = 32;
         let ok = true;
         if (slash >= 0) {
-          const p = text.slice(slash + 1);
-          ok = /^(?:[0-9]|[12][0-9]|3[0-2])$/.test(p);
-          prefix = Number(p);
+          // 1-2 decimal digits, no leading zero, at most 32.
+          const n = text.length - slash - 1;
+          const d0 = text.charCodeAt(slash + 1) - 48;
+          const d1 = n === 2 ? text.charCodeAt(slash + 2) - 48 : 0;
+          ok = (n === 1 && d0 >= 0 && d0 <= 9) || (n === 2 && d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9);
+          prefix = n === 2 ? d0 * 10 + d1 : d0;
+          if (prefix > 32) ok = false;
         }
         if (ok) {
           const network = (ip & maskV4(prefix)) >>> 0;
-          return { family: 4, v4: network, v6: 0n, prefix, key: `${formatV4(network)}/${prefix}` };
+          // parseV4Fast accepts only canonical dotted quads, so unmasked "a.b.c.d/nn" text is already the key.
+          const key = slash >= 0 && network === ip ? text : `${formatV4(network)}/${prefix}`;
+          return { family: 4, v4: network, v6: 0n, prefix, key };
         }
       }
     }
