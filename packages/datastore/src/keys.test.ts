@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError, describeIdentifier } from '@libcalico-ts/api';
-import { formatIPv6, parseCidr } from './cidr.js';
+import { parseCidr } from './cidr.js';
 import type { Key } from './contract.js';
 import { describeKey, keyId, keyIdentifier, keyMatchesList, keyProblems, normalizeKey, validateKey, validateList } from './keys.js';
 import { cloneData, decodeBigintJson, encodeBigintJson } from './values.js';
@@ -110,7 +110,10 @@ describe('parseCidr', () => {
     ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128', 6, true],
     ['2001:db8:0:1:1:1:1:1/128', '2001:db8:0:1:1:1:1:1/128', 6, true],
     ['::/0', '::/0', 6, true],
-    ['::ffff:10.0.0.0/120', '::ffff:a00:0/120', 6, true],
+    // Go prints a v4-mapped network with the IPv4 form and a 32-bit prefix.
+    ['::ffff:10.0.0.0/120', '10.0.0.0/24', 6, true],
+    // Go's ParseCIDR reads the prefix length with leading zeros allowed.
+    ['1.2.3.4/08', '1.0.0.0/8', 4, false],
     ['fd00::1/64', 'fd00::/64', 6, false],
   ];
   for (const [text, canonical, version, masked] of good) {
@@ -122,13 +125,13 @@ describe('parseCidr', () => {
       assert.equal(parsed.masked, masked);
     });
   }
-  for (const text of ['10.0.0.0', '10.0.0.0/33', '10.0.0/8', '010.0.0.0/8', '10.0.0.256/32', '1.2.3.4/08', 'fd00::/129', 'fd00:::/64', '1:2:3:4:5:6:7:8:9/64', 'g::/64', '::1::/64', '', '/24']) {
+  for (const text of ['10.0.0.0', '10.0.0.0/33', '10.0.0/8', '010.0.0.0/8', '10.0.0.256/32', 'fd00::/129', 'fd00:::/64', '1:2:3:4:5:6:7:8:9/64', 'g::/64', '::1::/64', '', '/24']) {
     it(`rejects ${JSON.stringify(text)}`, () => assert.equal(parseCidr(text).ok, false));
   }
   it('formats zero runs per RFC 5952 (first longest run wins)', () => {
-    assert.equal(formatIPv6([1, 0, 0, 2, 0, 0, 3, 4]), '1::2:0:0:3:4');
-    assert.equal(formatIPv6([1, 0, 0, 2, 0, 0, 0, 4]), '1:0:0:2::4');
-    assert.equal(formatIPv6([0, 0, 0, 0, 0, 0, 0, 1]), '::1');
+    assert.equal(parseCidr('1:0:0:2:0:0:3:4/128').ok && (parseCidr('1:0:0:2:0:0:3:4/128') as { canonical: string }).canonical, '1::2:0:0:3:4/128');
+    assert.equal((parseCidr('1:0:0:2:0:0:0:4/128') as { canonical: string }).canonical, '1:0:0:2::4/128');
+    assert.equal((parseCidr('0:0:0:0:0:0:0:1/128') as { canonical: string }).canonical, '::1/128');
   });
 });
 
