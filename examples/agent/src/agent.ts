@@ -546,7 +546,11 @@ export class Agent {
       this.log.info('BIRD files written', { files: written.changed });
       this.pendingReload = true;
     }
-    if (this.pendingReload && o.birdSocket && existsSync(o.birdSocket)) {
+    if (this.pendingReload && !(o.birdSocket && existsSync(o.birdSocket))) {
+      // BIRD is not running (no socket): it reads the current files when it starts.
+      this.pendingReload = false;
+    }
+    if (this.pendingReload && o.birdSocket) {
       const reload = await reconfigureBird(o.birdSocket);
       this.metrics.inc('calico_agent_bird_reloads_total', 1, { result: reload.ok ? 'ok' : 'error' });
       report.birdReloaded = reload.ok;
