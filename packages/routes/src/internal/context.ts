@@ -15,7 +15,6 @@ import {
   type Node,
   type WorkloadEndpoint,
 } from '@libcalico-ts/api';
-import { CalicoError } from '@libcalico-ts/api';
 import {
   type Addr,
   type Net,
@@ -819,4 +818,3 @@ export function sameRoute(a: Route, b: Route): boolean {
   );
 }
 
-export { CalicoError };
