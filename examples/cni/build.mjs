@@ -17,6 +17,8 @@ const common = {
   format: 'esm',
   conditions: ['source'],
   minify: true,
+  // Error classes are recognised across bundles by their class name (CalicoError.isInstance).
+  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
   // CommonJS dependencies bundled into ESM need a require().

@@ -58,6 +58,17 @@ export interface DriverOutcome {
   json?: Record<string, unknown>;
 }
 
+/** Options of one driver run. */
+export interface RunOptions {
+  netns?: string;
+  containerId?: string;
+  args?: string;
+  ifName?: string;
+  valid?: object[];
+  path?: string;
+  env?: Record<string, string>;
+}
+
 /** A host namespace with its own CNI cache, in which the driver runs. */
 export class CniHost {
   readonly name: string;
@@ -95,7 +106,31 @@ export class CniHost {
    * Runs the driver inside the host namespace:
    * `driver -path P -cache C [-ifname I] [-args A] [-valid V] <command> <conf> [netns] [id]`.
    */
-  run(command: string, conf: object | string, options: { netns?: string; containerId?: string; args?: string; ifName?: string; valid?: object[]; path?: string; env?: Record<string, string> } = {}): DriverOutcome {
+  run(command: string, conf: object | string, options: RunOptions = {}): DriverOutcome {
+    const { argv, done } = this.prepare(command, conf, options);
+    const r = spawnSync('ip', argv, { encoding: 'utf8', env: { ...process.env, ...(options.env ?? {}) }, timeout: 60_000 });
+    return done(r.status ?? -1, r.stdout, r.stderr);
+  }
+
+  /** As {@link run}, without blocking this process (needed when a server runs in this process). */
+  runAsync(command: string, conf: object | string, options: RunOptions = {}): Promise<DriverOutcome> {
+    const { argv, done } = this.prepare(command, conf, options);
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', argv, { env: { ...process.env, ...(options.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(done(code ?? -1, Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8')));
+      });
+    });
+  }
+
+  private prepare(command: string, conf: object | string, options: RunOptions): { argv: string[]; done: (code: number, stdout: string, stderr: string) => DriverOutcome } {
     const dir = mkdtempSync(join(tmpdir(), 'lcts-cni-conf-'));
     const file = join(dir, 'net.conf');
     writeFileSync(file, typeof conf === 'string' ? conf : JSON.stringify(conf));
@@ -106,15 +141,17 @@ export class CniHost {
     argv.push(command, command === 'version' ? String(conf) : file);
     if (options.netns !== undefined) argv.push(options.netns);
     if (options.containerId !== undefined) argv.push(options.containerId);
-    const r = spawnSync('ip', argv, { encoding: 'utf8', env: { ...process.env, ...(options.env ?? {}) }, timeout: 60_000 });
-    rmSync(dir, { recursive: true, force: true });
-    const outcome: DriverOutcome = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    try {
-      outcome.json = JSON.parse(r.stdout) as Record<string, unknown>;
-    } catch {
-      // not JSON
-    }
-    return outcome;
+    const done = (code: number, stdout: string, stderr: string): DriverOutcome => {
+      rmSync(dir, { recursive: true, force: true });
+      const outcome: DriverOutcome = { code, stdout, stderr };
+      try {
+        outcome.json = JSON.parse(stdout) as Record<string, unknown>;
+      } catch {
+        // not JSON
+      }
+      return outcome;
+    };
+    return { argv, done };
   }
 
   /**
