@@ -50,13 +50,6 @@ export function parseSnapshotBasics(snapshot: ClusterSnapshot): { pools: PoolInf
   return { pools: sortPools(pools), nodes };
 }
 
-interface BlockEntry {
-  net: Net;
-  owner: string | undefined;
-  fromRecord: boolean;
-  affinityHosts?: string[];
-}
-
 /** Sorts routes by family, destination address, prefix length. */
 export function sortRoutes(routes: Route[]): Route[] {
   const keyed = routes.map((route) => ({ route, net: parseNet(route.destination) }));
@@ -117,9 +110,9 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
 
   if (!ctx.workloadIPs) {
     // Blocks: records first (authoritative), then affinities for blocks without a record.
-    const blocks = new Map<string, BlockEntry>();
     const records = snapshot.blocks ?? [];
-    const allocationsToScan: { net: Net; index: number }[] = [];
+    const allocationsToScan: { net: Net; index: number; owner: string | undefined }[] = [];
+    const entries: { net: Net; block: { owner: string | undefined; record: boolean; affinityHosts: string[] } }[] = [];
     for (let i = 0; i < records.length; i++) {
       const block = records[i]!;
       if (!block || block.deleted === true) continue;
@@ -130,8 +123,11 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
         problems.add(`snapshot.blocks[${i}].cidr`, block.cidr, error instanceof Error ? error.message : String(error));
         continue;
       }
-      blocks.set(net.key, { net, owner: affinityHost(block.affinity), fromRecord: true });
-      allocationsToScan.push({ net, index: i });
+      const owner = affinityHost(block.affinity);
+      const s = at(net);
+      s.block = { owner, record: true, affinityHosts: [] };
+      entries.push({ net, block: s.block as { owner: string | undefined; record: boolean; affinityHosts: string[] } });
+      allocationsToScan.push({ net, index: i, owner });
     }
     const affinities = snapshot.blockAffinities ?? [];
     for (let i = 0; i < affinities.length; i++) {
@@ -144,34 +140,39 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
         problems.add(`snapshot.blockAffinities[${i}].cidr`, a.cidr, error instanceof Error ? error.message : String(error));
         continue;
       }
-      const entry = blocks.get(net.key);
-      if (!entry) blocks.set(net.key, { net, owner: undefined, fromRecord: false, affinityHosts: [a.node] });
-      else (entry.affinityHosts ??= []).push(a.node);
+      const s = at(net);
+      if (!s.block) {
+        s.block = { owner: undefined, record: false, affinityHosts: [] };
+        entries.push({ net, block: s.block as { owner: string | undefined; record: boolean; affinityHosts: string[] } });
+      }
+      (s.block.affinityHosts as string[]).push(a.node);
     }
     problems.throwIfAny();
-    for (const entry of blocks.values()) {
-      const hosts = entry.affinityHosts ?? [];
-      if (!entry.fromRecord) entry.owner = [...hosts].sort()[0];
-      at(entry.net).block = { owner: entry.owner, record: entry.fromRecord, affinityHosts: hosts };
+    for (const entry of entries) {
+      if (!entry.block.record) entry.block.owner = [...entry.block.affinityHosts].sort()[0];
     }
-    // Borrowed addresses: allocations whose node differs from the block's owner.
-    for (const { net, index } of allocationsToScan) {
+    // Borrowed addresses: allocations whose node differs from the block's owner. Attributes are
+    // checked first: a block whose attributes all name its owner (the common case) is skipped.
+    for (const { net, index, owner } of allocationsToScan) {
       const block = records[index]!;
       const allocations = block.allocations;
       const attributes = block.attributes;
       if (!allocations || !attributes) continue;
-      const owner = blocks.get(net.key)!.owner;
+      let foreign: boolean[] | undefined;
+      for (let ai = 0; ai < attributes.length; ai++) {
+        const node = attributes[ai]?.secondary?.node;
+        if (node && node !== owner) (foreign ??= [])[ai] = true;
+      }
+      if (!foreign) continue;
       const limit = Math.min(allocations.length, net.family === 4 ? 2 ** (32 - net.prefix) : allocations.length);
       for (let ord = 0; ord < limit; ord++) {
         const ai = allocations[ord];
-        if (ai === null || ai === undefined) continue;
-        const node = attributes[ai]?.secondary?.node;
-        if (!node || node === owner) continue;
+        if (ai === null || ai === undefined || foreign[ai] !== true) continue;
         const ip = addressAt(net, ord);
         const host: Net = ip.family === 4
           ? { family: 4, v4: ip.v4, v6: 0n, prefix: 32, key: `${ip.text}/32` }
           : { family: 6, v4: 0, v6: ip.v6, prefix: 128, key: `${ip.text}/128` };
-        at(host).borrowedBy = node;
+        at(host).borrowedBy = attributes[ai]!.secondary!.node;
       }
     }
   }

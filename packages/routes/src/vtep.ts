@@ -27,8 +27,17 @@ export function vtepMAC(nodeName: string, options: VtepMACOptions = {}): string 
   if (typeof nodeName !== 'string' || nodeName === '') {
     throw new ValidationError([{ name: 'nodeName', value: nodeName, reason: 'must be a non-empty node name' }]);
   }
-  const digest = sha1(options.ipv6 ? `${nodeName}-v6` : nodeName);
+  const input = options.ipv6 ? `${nodeName}-v6` : nodeName;
+  const cached = cache.get(input);
+  if (cached !== undefined) return cached;
+  const digest = sha1(input);
   let out = '66';
   for (let i = 0; i < 5; i++) out += `:${digest[i]!.toString(16).padStart(2, '0')}`;
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(input, out);
   return out;
 }
+
+/** Derived MACs are pure functions of the name: memoised (bounded) so recomputing a large cluster does not rehash every node. */
+const CACHE_LIMIT = 65_536;
+const cache = new Map<string, string>();

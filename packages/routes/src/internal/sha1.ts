@@ -4,9 +4,11 @@
  * MAC addresses from node names, as Calico does; not for anything security-related.
  */
 
+const encoder = new TextEncoder();
 function utf8(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
+  return encoder.encode(text);
 }
+const w = new Int32Array(80);
 
 function rotl(x: number, n: number): number {
   return (x << n) | (x >>> (32 - n));
@@ -30,7 +32,6 @@ export function sha1(input: string | Uint8Array): Uint8Array {
   let h2 = 0x98badcfe;
   let h3 = 0x10325476;
   let h4 = 0xc3d2e1f0;
-  const w = new Int32Array(80);
   for (let offset = 0; offset < total; offset += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getInt32(offset + i * 4);
     for (let i = 16; i < 80; i++) w[i] = rotl(w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!, 1);
