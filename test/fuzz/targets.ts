@@ -49,13 +49,20 @@ const selector: FuzzTarget = {
   run(input) {
     const text = input as string;
     const parsed = parseSelector(text);
-    // What parses prints canonically, and the canonical form parses to itself.
+    // What parses prints canonically, and the canonical form parses to a selector with the same
+    // meaning. Upstream's printer is not a fixed point for a NOT of a parenthesised NOT
+    // (`!(!has(a))` prints `!!has(a)`, which parses as `has(a)`; reference selectors.md), so the
+    // printed form must settle after one more round instead of at once.
     const canonical = parsed.toString();
     const again = parseSelector(canonical);
-    assert.equal(again.toString(), canonical, `canonical form is stable for ${JSON.stringify(text)}`);
-    // Matching never throws, whatever the labels.
-    parsed.matches({ a: 'v', app: '', 'k8s.io/app': 'x' });
-    parsed.matches({});
+    const settled = again.toString();
+    assert.equal(parseSelector(settled).toString(), settled, `canonical form settles for ${JSON.stringify(text)}`);
+    if (settled !== canonical) assert.match(canonical, /!!/, `only double negations may reprint differently: ${JSON.stringify(text)}`);
+    // Matching never throws, whatever the labels, and the reprinted forms agree with the original.
+    for (const labels of [{ a: 'v', app: '', 'k8s.io/app': 'x' }, {}, { x: '1', b: 'x', has: 'a' }]) {
+      const expected = parsed.matches(labels);
+      assert.equal(again.matches(labels), expected, `reprint of ${JSON.stringify(text)} matches the same labels`);
+    }
   },
   checkError(error) {
     assert.ok(ParseError.isInstance(error), `a selector error is a ParseError, got ${error.name}`);

@@ -210,3 +210,33 @@ describe('dumpManifests', () => {
     assert.throws(() => dumpManifests([pools[0]!, newResource('Tier', 't', {})], 'json', { list: 'always' }), (e: unknown) => ValidationError.isInstance(e));
   });
 });
+
+describe('loadManifests: YAML aliases', () => {
+  it('expands ordinary aliases', () => {
+    const text = [
+      'kind: IPPoolList',
+      'apiVersion: projectcalico.org/v3',
+      'items:',
+      '- metadata: {name: p1, labels: &common {team: net}}',
+      '  spec: {cidr: 10.1.0.0/16}',
+      '- metadata: {name: p2, labels: *common}',
+      '  spec: {cidr: 10.2.0.0/16}',
+    ].join('\n');
+    const [first, second] = loadManifests(text);
+    assert.deepEqual(first!.metadata.labels, { team: 'net' });
+    assert.deepEqual(second!.metadata.labels, { team: 'net' });
+  });
+
+  it('refuses an alias bomb quickly with a ParseError', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i <= 8; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(',')}]`);
+    }
+    const text = `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: bomb\n  annotations:\n${levels.map((l) => `    ${l}`).join('\n')}\nspec:\n  cidr: 10.0.0.0/16\n`;
+    const started = Date.now();
+    assert.throws(() => loadManifests(text), (error: unknown) => ParseError.isInstance(error) && /excessive aliasing/.test((error as Error).message));
+    assert.ok(Date.now() - started < 2_000, 'rejected without expanding the aliases');
+  });
+});

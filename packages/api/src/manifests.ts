@@ -61,7 +61,12 @@ const GO_YAML_FALSE = /^(n|N|no|No|NO|off|Off|OFF)$/;
  * YAML 1.1 booleans (`yes`/`no`/`on`/`off`) count in boolean fields.
  */
 function fromYaml(node: unknown, shape: Shape | undefined, doc: Document.Parsed): unknown {
-  if (isAlias(node)) return fromYaml(node.resolve(doc), shape, doc);
+  if (isAlias(node)) {
+    // Each alias expands its anchor again: nested aliases grow exponentially (a "billion laughs"
+    // document). Real manifests use few aliases, so a document gets a fixed expansion budget.
+    if (--aliasBudget < 0) throw new Error(`document contains excessive aliasing (more than ${MAX_ALIAS_EXPANSIONS} alias expansions)`);
+    return fromYaml(node.resolve(doc), shape, doc);
+  }
   if (isScalar(node)) {
     const value = node.value;
     const plain = node.type === 'PLAIN';
@@ -136,11 +141,17 @@ function documentShape(node: unknown): Shape | undefined {
   return envelopeShape(kindValue);
 }
 
+/** Alias expansions allowed per YAML document. */
+const MAX_ALIAS_EXPANSIONS = 1_000;
+let aliasBudget = MAX_ALIAS_EXPANSIONS;
+
 function yamlDocumentToData(doc: Document.Parsed): unknown {
+  aliasBudget = MAX_ALIAS_EXPANSIONS;
   const contents = doc.contents;
   if (isSeq(contents)) {
     return contents.items.map((item) => {
       const resolved = isAlias(item) ? item.resolve(doc) : item;
+      if (isAlias(item) && --aliasBudget < 0) throw new Error(`document contains excessive aliasing (more than ${MAX_ALIAS_EXPANSIONS} alias expansions)`);
       return fromYaml(resolved, documentShape(resolved), doc);
     });
   }
