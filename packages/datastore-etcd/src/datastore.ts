@@ -2,6 +2,7 @@
  * The etcd v3 datastore: Calico's key layout and JSON values over the `etcd3` client.
  * Every operation is a single etcd request or transaction (reference datastore.md §6.3-§6.5).
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   DatastoreError,
@@ -146,7 +147,48 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): Datastore {
   const ca = readPem(options.caFile, 'caFile');
   const cert = readPem(options.certFile, 'certFile');
   const key = readPem(options.keyFile, 'keyFile');
-  return new EtcdDatastore(options, ca, cert, key);
+  checkTlsMaterial(options, ca, cert, key);
+  try {
+    return new EtcdDatastore(options, ca, cert, key);
+  } catch (error) {
+    // gRPC refuses credentials it cannot load; say which option, never what the file holds.
+    throw new ValidationError([{ name: 'caFile/certFile/keyFile', value: undefined, reason: 'the TLS material could not be loaded' }], { cause: error });
+  }
+}
+
+/**
+ * Parses the TLS material before gRPC sees it, so that a corrupt file, a certificate given as the
+ * key, or a key that does not belong to the certificate is a `ValidationError` naming the option
+ * (with the file path, never the file's content) instead of an OpenSSL error from deep inside gRPC.
+ */
+function checkTlsMaterial(options: EtcdDatastoreOptions, ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): void {
+  const problems: { name: string; value: unknown; reason: string }[] = [];
+  let certificate: X509Certificate | undefined;
+  if (ca !== undefined) {
+    try {
+      new X509Certificate(ca);
+    } catch {
+      problems.push({ name: 'caFile', value: options.caFile, reason: 'is not a PEM certificate' });
+    }
+  }
+  if (cert !== undefined) {
+    try {
+      certificate = new X509Certificate(cert);
+    } catch {
+      problems.push({ name: 'certFile', value: options.certFile, reason: 'is not a PEM certificate' });
+    }
+  }
+  if (key !== undefined) {
+    try {
+      const privateKey = createPrivateKey(key);
+      if (certificate && !certificate.checkPrivateKey(privateKey)) {
+        problems.push({ name: 'keyFile', value: options.keyFile, reason: 'does not match the certificate in certFile' });
+      }
+    } catch {
+      problems.push({ name: 'keyFile', value: options.keyFile, reason: 'is not a PEM private key' });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
 }
 
 interface DecodedKV {
