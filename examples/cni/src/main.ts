@@ -84,10 +84,14 @@ async function dispatch(plugin: PluginName, log: Logger, state: { version: strin
 
 /** Runs one CNI invocation of `plugin` and exits. */
 export async function run(plugin: PluginName): Promise<void> {
+  // Milliseconds since the process started: Node's start-up plus loading this bundle.
+  const loaded = performance.now();
   const log = new Logger(plugin);
   const state = { version: '' };
   try {
     const outcome = await dispatch(plugin, log, state);
+    log.debug(`startup (node + bundle load): ${loaded.toFixed(1)} ms`);
+    log.debug(`total in process: ${performance.now().toFixed(1)} ms`);
     process.stdout.write(outcome.out);
     process.exitCode = 0;
   } catch (error) {

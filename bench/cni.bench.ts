@@ -1,0 +1,96 @@
+/**
+ * CNI benchmark: one ADD + DEL cycle through libcni (the Go test driver) on a real etcd, for our
+ * `calico` (+ in-process calico-ipam) and for the reference Go `ptp` + `host-local` plugins, in
+ * the same run and the same namespaces. Also reports where our time goes (from the plugin's
+ * debug timings). Needs root, Go and the Debian CNI packages; touches only its own namespaces.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEtcdDatastore } from '@libcalico-ts/datastore-etcd';
+import { startEtcd } from '../test/helpers/etcd.js';
+import { buildDriver, buildPlugins, cniUnavailableReason, CniHost, nodenameFile, seedCluster } from '../test/cni/harness.js';
+import { targetRow, type Bench, type BenchRow } from './lib.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const bench: Bench = async (context) => {
+  const reason = cniUnavailableReason();
+  if (reason) {
+    context.log(`cni: skipped (${reason})`);
+    return [];
+  }
+  buildPlugins();
+  buildDriver();
+  const etcd = await startEtcd();
+  const ds = createEtcdDatastore({ endpoints: etcd.endpoints });
+  const host = await CniHost.create();
+  const dataDir = mkdtempSync(join(tmpdir(), 'lcts-bench-hostlocal-'));
+  try {
+    await seedCluster(ds, { node: 'bench-node', pools: [{ name: 'default-ipv4-ippool', cidr: '10.244.0.0/16' }] });
+    await host.relay(Number(new URL(etcd.endpoints[0]!).port));
+    const nodeFile = nodenameFile('bench-node');
+    const ours = (logLevel: string) => ({
+      cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'calico', datastore_type: 'etcdv3', etcd_endpoints: etcd.endpoints.join(','),
+      nodename_file: nodeFile, mtu: 1450, log_level: logLevel, ipam: { type: 'calico-ipam' },
+    });
+    const reference = { cniVersion: '1.0.0', name: 'bench-ptp', type: 'ptp', ipMasq: false, mtu: 1450, ipam: { type: 'host-local', subnet: '10.98.0.0/16', dataDir } };
+    const pod = await host.pod();
+    const args = (i: number) => `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${i}`;
+    const cycle = (conf: object, id: string, i: number): number => {
+      const t = performance.now();
+      const add = host.run('add', conf, { netns: pod, containerId: id, args: args(i) });
+      if (add.code !== 0) throw new Error(`ADD failed: ${add.stdout} ${add.stderr}`);
+      const del = host.run('del', conf, { netns: pod, containerId: id, args: args(i) });
+      if (del.code !== 0) throw new Error(`DEL failed: ${del.stdout}`);
+      return performance.now() - t;
+    };
+    const iterations = context.quick ? 5 : 20;
+    const oursMs: number[] = [];
+    const refMs: number[] = [];
+    // Warm-up (page cache, first etcd writes), then alternate to share the machine's noise.
+    cycle(ours('error'), 'warm-ours', 0);
+    cycle(reference, 'warm-ref', 0);
+    for (let i = 1; i <= iterations; i++) {
+      oursMs.push(cycle(ours('error'), `ours-${i}`, i));
+      refMs.push(cycle(reference, `ref-${i}`, i));
+    }
+    context.log(`cni: ours ${oursMs.map((x) => x.toFixed(0)).join(' ')} ms; ptp ${refMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+    const o = median(oursMs);
+    const r = median(refMs);
+    const rows: BenchRow[] = [
+      { name: 'CNI ADD+DEL cycle via libcni, calico on etcd (median)', value: o, unit: 'ms' },
+      { name: 'CNI ADD+DEL cycle via libcni, Go ptp + host-local (median)', value: r, unit: 'ms' },
+      targetRow('CNI cycle ratio calico / (ptp + host-local)', o / r, 'x', '<=', 1.5, { baseline: r, ratio: o / r }),
+    ];
+    // Where the time goes: one ADD and one DEL with debug timings.
+    const steps = new Map<string, number[]>();
+    for (let i = 0; i < (context.quick ? 2 : 5); i++) {
+      for (const command of ['add', 'del']) {
+        const out = host.run(command, ours('debug'), { netns: pod, containerId: `steps-${i}`, args: args(1000 + i) });
+        for (const m of out.stderr.matchAll(/\] calico: ([^:]+): ([0-9.]+) ms/g)) {
+          const key = `${command.toUpperCase()} ${m[1]}`;
+          steps.set(key, [...(steps.get(key) ?? []), Number(m[2])]);
+        }
+      }
+    }
+    for (const [step, values] of steps) rows.push({ name: `calico ${step} (median)`, value: median(values), unit: 'ms' });
+    // Node's own floor: an empty script, for reference.
+    const empty: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      spawnSync(process.execPath, ['-e', '0']);
+      empty.push(performance.now() - t);
+    }
+    rows.push({ name: 'node -e 0 (process start floor, median)', value: median(empty), unit: 'ms' });
+    return rows;
+  } finally {
+    await host.close();
+    await ds.close();
+    await etcd.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+};
+
+export default bench;
