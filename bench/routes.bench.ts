@@ -5,6 +5,8 @@
  */
 import type { IPPool, Node, WorkloadEndpoint } from '@libcalico-ts/api';
 import { computeRoutes, RouteCalculator, type ClusterSnapshot, type RouteChange, type SnapshotBlock } from '@libcalico-ts/routes';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { measureSync, targetRow } from './lib.js';
 import type { Bench, BenchRow } from './lib.js';
 
@@ -69,6 +71,15 @@ function buildCluster(): ClusterSnapshot {
   return { pools, nodes, blocks, workloadEndpoints, blockAffinities: [] };
 }
 
+/** A full GC before each heap reading, so the memory rows measure retained size (not garbage). */
+function heapUsedAfterGC(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -102,19 +113,19 @@ function changes(count: number): RouteChange[] {
 }
 
 const bench: Bench = async ({ quick, log }) => {
-  const heap0 = process.memoryUsage().heapUsed;
+  const heap0 = heapUsedAfterGC();
   const snapshot = buildCluster();
-  const heapSnapshot = process.memoryUsage().heapUsed - heap0;
+  const heapSnapshot = heapUsedAfterGC() - heap0;
   const table = computeRoutes('node-0', snapshot);
   log(`node-0: ${table.routes.length} routes, ${table.neighbors.length} neighbours, ${table.warnings.length} warnings`);
   if (table.routes.length < NODES * BLOCKS_PER_NODE) throw new Error(`unexpectedly small table: ${table.routes.length} routes`);
   const cold = measureSync(() => computeRoutes('node-0', snapshot), { minMs: quick ? 1000 : 4000 });
 
-  const heap1 = process.memoryUsage().heapUsed;
+  const heap1 = heapUsedAfterGC();
   const t0 = performance.now();
   const calc = new RouteCalculator('node-0', snapshot);
   const buildMs = performance.now() - t0;
-  const heapCalc = process.memoryUsage().heapUsed - heap1;
+  const heapCalc = heapUsedAfterGC() - heap1;
 
   const list = changes(quick ? 12_000 : 60_000);
   const warm = Math.floor(list.length / 6);
