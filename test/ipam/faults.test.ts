@@ -19,6 +19,7 @@ async function workload(bed: Awaited<ReturnType<typeof scenario>>) {
   await ipam.setIPAMConfig({ strictAffinity: false });
   const r = await ipam.autoAssign({ num4: 10, hostname: 'a', intendedUse: 'Workload', handleId: 'h1' });
   await ipam.assignIP({ ip: '10.0.0.60', hostname: 'b', handleId: 'h2' });
+  await ipam.claimAffinity('10.0.0.0/29', { host: 'b' }); // the two-phase claim protocol, on every datastore
   await ipam.releaseIPs([{ address: r.ipv4!.ips[0]!.split('/')[0]! }]);
   await ipam.releaseByHandle('h1');
   await ipam.releaseHostAffinities({ host: 'a' });
@@ -36,6 +37,9 @@ for (const atomic of [true, false]) {
       assert.ok(reached.has(p), `${p} reached`);
     }
     if (!atomic) assert.ok(reached.has('handle:increment') && reached.has('handle:decrement'));
+    // Atomic datastores claim a free CIDR for autoAssign in one transaction with its first allocations.
+    if (atomic) assert.ok(reached.has('assign:claimAndCommit'), 'assign:claimAndCommit reached');
+    else assert.ok(!reached.has('assign:claimAndCommit'), 'no multi-key claim without atomic transactions');
   });
 
   for (const point of WRITE_POINTS) {

@@ -160,20 +160,20 @@ class IdSet {
 /** The entries of one bucket by id, with a cached sorted id order. */
 class Table {
   readonly map = new Map<string, Entry>();
-  private readonly order = new IdSet();
+  private order: string[] | undefined;
   get(id: string): Entry | undefined {
     return this.map.get(id);
   }
   put(entry: Entry, isNew: boolean): void {
     this.map.set(entry.id, entry);
-    if (isNew) this.order.add(entry.id);
+    if (isNew) this.order = undefined;
   }
   remove(id: string): void {
-    this.map.delete(id);
-    this.order.delete(id);
+    if (this.map.delete(id)) this.order = undefined;
   }
   sortedIds(): string[] {
-    return this.order.sorted();
+    if (!this.order) this.order = [...this.map.keys()].sort(byString);
+    return this.order;
   }
 }
 
@@ -301,10 +301,30 @@ function frozenStringMap(value: unknown): Record<string, string> | undefined {
   return Object.freeze(out);
 }
 
-/** Deep-frozen copy of a block attribute record; undefined when it is not exactly one. */
+/** True for a frozen plain map of strings (immutable: safe to store and share as is). */
+function isFrozenStringMap(value: unknown): boolean {
+  if (!Object.isFrozen(value) || !hasPlainPrototype(value)) return false;
+  for (const name in value) if (typeof value[name] !== 'string') return false;
+  return true;
+}
+
+/**
+ * A block attribute record to store: the record itself when it is already deep-frozen and valid
+ * (immutable, so it can be shared), else a deep-frozen copy; undefined when it is not exactly a
+ * record.
+ */
 function frozenAttribute(value: unknown): AllocationAttribute | undefined {
   if (!hasPlainPrototype(value) || !onlyFields(value, ATTRIBUTE_FIELDS)) return undefined;
   const { handleId, secondary, alternateOwnerAttrs, releasedAt } = value;
+  if (
+    Object.isFrozen(value) &&
+    (handleId === null || typeof handleId === 'string') &&
+    (secondary === null || isFrozenStringMap(secondary)) &&
+    (alternateOwnerAttrs === undefined || isFrozenStringMap(alternateOwnerAttrs)) &&
+    (releasedAt === undefined || typeof releasedAt === 'string')
+  ) {
+    return value as unknown as AllocationAttribute;
+  }
   if (handleId !== null && typeof handleId !== 'string') return undefined;
   let secondaryCopy: Record<string, string> | null = null;
   if (secondary !== null) {
@@ -753,10 +773,11 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     if (closed) throw new DatastoreError('the memory datastore is closed');
   };
 
-  /** One validated write: the key as given, its id, and the stored value (undefined = delete). */
+  /** One validated write: the key as given, its id and table, and the stored value (undefined = delete). */
   interface Change {
     readonly key: Key;
     readonly id: string;
+    readonly table: Table;
     readonly value: unknown;
     readonly fast: boolean;
   }
@@ -769,7 +790,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     const events: LogEvent[] = [];
     let changed = false;
     for (const change of changes) {
-      const previous = store.get(change.key, change.id);
+      const previous = change.table.get(change.id);
       changed = changed || change.value !== undefined || previous !== undefined;
       if (change.value === undefined) {
         if (!previous) continue;
@@ -784,7 +805,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
           createRevision: previous?.createRevision ?? rev,
           fast: change.fast,
         };
-        store.put(entry, previous);
+        store.put(entry, previous, change.table);
         written.push(entry);
         if (recording) events.push(previous ? { revision: rev, key: entry.key, previous, current: entry } : { revision: rev, key: entry.key, current: entry });
       }
@@ -825,9 +846,11 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
 
   /** A validated put of `value` under `key` (the existing entry, if any, lets unchanged block records be shared). */
   const putChange = (key: Key, id: string, value: unknown): Change => {
-    const stored = storedValue(key, value, store.get(key, id));
-    return { key, id, value: stored.value, fast: stored.fast };
+    const table = store.table(key, true)!;
+    const stored = storedValue(key, value, key.type === 'block' ? table.get(id) : undefined);
+    return { key, id, table, value: stored.value, fast: stored.fast };
   };
+  const deleteChange = (key: Key, id: string): Change => ({ key, id, table: store.table(key, true)!, value: undefined, fast: false });
 
   const datastore: MemoryDatastore = {
     contractVersion: 'v1',
@@ -883,7 +906,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
           message: `delete conflict: ${describe(existing.key)} is at revision ${existing.revision}, not ${rev}`,
         });
       }
-      commit([{ key, id, value: undefined, fast: false }]);
+      commit([deleteChange(key, id)]);
       return toPair(existing) as KVPair<K>;
     },
 
@@ -937,6 +960,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
         throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a non-empty array' }]);
       }
       const checks = new Array<{ key: Key; id: string; revision: string | undefined }>(conditions.length);
+      // (Each check is looked up after the hook, right before the commit.)
       for (let i = 0; i < conditions.length; i++) {
         const condition = conditions[i];
         if (!isPlainObject(condition)) throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be an object' }]);
@@ -958,7 +982,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
         }
         seen.add(id);
         if (operation.op === 'put') writes[i] = putChange(key, id, operation.value);
-        else if (operation.op === 'delete') writes[i] = { key, id, value: undefined, fast: false };
+        else if (operation.op === 'delete') writes[i] = deleteChange(key, id);
         else throw new ValidationError([{ name: `operations[${i}].op`, value: (operation as { op: unknown }).op, reason: "must be 'put' or 'delete'" }]);
       }
       if (!capabilities.atomicTransactions) {
@@ -1079,7 +1103,7 @@ class Store {
   private readonly blocksByVersion = { 4: new IdSet(), 6: new IdSet() };
   private readonly resourcesByNamespace = new Map<string, Set<string>>();
 
-  private table(key: { type: Key['type']; kind?: string }, create: boolean): Table | undefined {
+  table(key: { type: Key['type']; kind?: string }, create: boolean): Table | undefined {
     switch (key.type) {
       case 'block':
         return this.blocks;
@@ -1102,8 +1126,8 @@ class Store {
     return this.table(key, false)?.get(id);
   }
 
-  put(entry: Entry, previous: Entry | undefined): void {
-    this.table(entry.key, true)!.put(entry, !previous);
+  put(entry: Entry, previous: Entry | undefined, table = this.table(entry.key, true)!): void {
+    table.put(entry, !previous);
     if (!previous) this.index(entry, true);
   }
 

@@ -56,7 +56,7 @@ export function newBlock(
   const start = reserved ? reserved.startOfBlock : 0;
   const end = reserved ? reserved.endOfBlock : 0;
   if (reserved && start + end > 0) {
-    attributes.push({ handleId: reserved.handle, secondary: { note: reserved.note } });
+    attributes.push(attributeRecord(reserved.handle, { note: reserved.note }));
     for (let i = 0; i < size; i++) {
       if (i < start || i >= size - end) allocations[i] = 0;
       else unallocated.push(i);
@@ -86,6 +86,17 @@ function mapsEqual(a: Record<string, string> | null | undefined, b: Record<strin
   return true;
 }
 
+/**
+ * A new attribute record. Records are immutable once made (frozen, with a frozen copy of the
+ * map): blocks are copied by sharing them, and the memory datastore stores frozen records as they
+ * are instead of copying them on every write.
+ */
+export function attributeRecord(handleId: string | null, secondary: Record<string, string> | null, releasedAt?: string): AllocationAttribute {
+  const record: AllocationAttribute = { handleId, secondary: secondary === null ? null : Object.freeze({ ...secondary }) };
+  if (releasedAt !== undefined) record.releasedAt = releasedAt;
+  return Object.freeze(record);
+}
+
 /** Index of an attribute record equal to {handleId, secondary} (no alternate owner, no releasedAt), appending one if none. */
 export function findOrAddAttribute(block: AllocationBlock, handleId: string | null, secondary: Record<string, string> | null): number {
   const attrs = block.attributes;
@@ -94,7 +105,7 @@ export function findOrAddAttribute(block: AllocationBlock, handleId: string | nu
     if (a.releasedAt !== undefined || a.alternateOwnerAttrs !== undefined) continue;
     if ((a.handleId ?? null) === handleId && mapsEqual(a.secondary, secondary)) return i;
   }
-  attrs.push({ handleId, secondary: secondary === null ? null : { ...secondary } });
+  attrs.push(attributeRecord(handleId, secondary));
   return attrs.length - 1;
 }
 
@@ -250,7 +261,7 @@ export function releaseOrdinals(
     toRelease.push(item.ordinal);
   }
   if (toRelease.length === 0) return { unallocated, released: 0, handleCounts };
-  block.attributes.push({ handleId: null, secondary: null, releasedAt });
+  block.attributes.push(attributeRecord(null, null, releasedAt));
   const index = block.attributes.length - 1;
   const seq = block.sequenceNumber;
   for (const ordinal of toRelease) {
@@ -282,7 +293,7 @@ export function releaseHandleOrdinals(
     ordinals.push(ordinal);
   });
   if (ordinals.length === 0) return 0;
-  block.attributes.push({ handleId: null, secondary: null, releasedAt });
+  block.attributes.push(attributeRecord(null, null, releasedAt));
   const index = block.attributes.length - 1;
   for (const ordinal of ordinals) block.allocations[ordinal] = index;
   gcPass(block, cooldownSeconds, nowMs);

@@ -7,6 +7,7 @@
 import {
   CalicoError,
   DatastoreError,
+  describeIdentifier,
   ResourceExistsError,
   ResourceNotFoundError,
   UpdateConflictError,
@@ -32,6 +33,7 @@ import type {
   TxnCondition,
   TxnOperation,
 } from '@libcalico-ts/datastore';
+import { describeKey } from '@libcalico-ts/datastore';
 import {
   AffinityCheckError,
   AlreadyAssignedError,
@@ -101,6 +103,9 @@ import {
  * - `releaseAffinity:deleteBlock` / `releaseAffinity:updateBlock` — delete an empty block / un-own a non-empty one;
  * - `releaseAffinity:deleteAffinity` — delete the affinity record;
  * - `assign:commit` — the block write of autoAssign / assignIP (with the handle, in one transaction where atomic);
+ * - `assign:claimAndCommit` — atomic datastores: autoAssign claiming a CIDR nobody holds writes the
+ *   confirmed affinity, the new block with its first allocations and the handle in one transaction
+ *   (the same end state as the pending → createBlock → confirm → commit sequence);
  * - `release:commit` — the block write (or delete) of releaseIPs / releaseByHandle / gc (with handles where atomic);
  * - `handle:increment` / `handle:decrement` — separate handle writes (non-atomic datastores only);
  * - `config:write` — setIPAMConfig;
@@ -117,6 +122,7 @@ export const WRITE_POINTS = [
   'releaseAffinity:updateBlock',
   'releaseAffinity:deleteAffinity',
   'assign:commit',
+  'assign:claimAndCommit',
   'release:commit',
   'handle:increment',
   'handle:decrement',
@@ -164,6 +170,17 @@ export interface IPAMOptions {
    * true). False forces Calico's two sequential CAS writes (handle first, roll back on failure).
    */
   useTransactions?: boolean;
+  /**
+   * Atomic datastores only: how long (ms, on `clock`) autoAssign trusts what it cached about
+   * changes no transaction condition can detect — a pool or IPReservation CREATED by another
+   * client, an affinity another client created for the host, a block it skipped as full — before
+   * reading them again (default 1000; 0 re-reads them on every call). Everything autoAssign
+   * decides from its caches is committed with transaction conditions on the revisions it relied on
+   * (block, handle, affinity, IPAM config, node, pools, reservations), so a stale cache makes the
+   * commit fail and the engine re-read; errors and partial results are always decided on fresh
+   * reads. See docs/cas-loop.md.
+   */
+  cacheTtlMs?: number;
 }
 
 /** Internal signals of the claim protocol. */
@@ -174,6 +191,126 @@ class NoFreeBlocksError extends Error {
 }
 class ClaimConflictSignal extends Error {}
 class StaleAffinitySignal extends Error {}
+/** The view an autoAssign attempt decided on is stale, or cannot decide a non-allocation outcome: redo it on fresh reads. */
+class StaleViewSignal extends Error {
+  constructor(readonly onlyAffinities = false) {
+    super('stale IPAM view');
+  }
+}
+/** A block the walk took as absent or unchanged is not: walk again with what was learnt. */
+class WalkChangedSignal extends Error {}
+
+/** A CIDR `findUsableBlock` chose, and what the choice relied on. */
+interface UsableBlock {
+  cidr: CIDR;
+  /** Not known to exist (never seen by this engine, or read absent): a claim must check absence. */
+  absent: boolean;
+  /** Revision conditions on cached blocks the walk passed over. */
+  walked: TxnCondition[];
+}
+
+/** A cached block: the last value this engine read or wrote, with its revision. */
+interface BlockEntry {
+  readonly kv: KVPair<BlockKey>;
+  /** Engine clock time of the read or write. */
+  readonly at: number;
+  /** Some attribute record carries `releasedAt` (free counts then need the cooldown pass). */
+  readonly released: boolean;
+}
+
+interface ConfigEntry {
+  readonly kv: KVPair<IPAMConfigKey> | undefined;
+  readonly config: IPAMConfig;
+  readonly at: number;
+}
+
+interface PoolsEntry {
+  readonly pools: PoolInfo[];
+  /** Revision conditions on every pool of each family. */
+  readonly conditions: Record<IPVersion, TxnCondition[]>;
+  readonly at: number;
+}
+
+interface ReservationsEntry {
+  readonly set: ReservedSet;
+  readonly conditions: TxnCondition[];
+  readonly at: number;
+}
+
+/** An eligible affinity of a fast view, in Calico's order. */
+interface FastCandidate {
+  readonly affinity: KVPair<BlockAffinityKey>;
+  readonly cidr: CIDR;
+  conditions: TxnCondition[] | undefined;
+}
+
+/** autoAssign's fast path state for one (use, host, family); see `IPAM.fastView`. */
+interface FastView {
+  readonly config: ConfigEntry;
+  readonly pools: PoolsEntry;
+  readonly reservations: ReservationsEntry;
+  readonly node: KVPair<ResourceKey> | undefined;
+  readonly affinities: { items: KVPair<BlockAffinityKey>[]; at: number };
+  /** `host:<node>` or `virtual:<name>`. */
+  readonly affinity: string;
+  readonly allowed: FastCandidate[];
+  readonly conditions: TxnCondition[];
+  /** Candidates before `hint` were full when seen (until `hintUntil`, while `blockEpoch` is `hintEpoch`). */
+  hint: number;
+  hintUntil: number;
+  hintEpoch: number;
+}
+
+/** What one autoAssign attempt decides with for one family. */
+interface FamilyView {
+  config: IPAMConfig;
+  reserved: ReservedSet;
+  nodeLabels: Record<string, string>;
+  allPools: PoolInfo[];
+  /** The owner's affinities of the family, not deleted, in etcd list order. */
+  affinities: KVPair<BlockAffinityKey>[];
+  /** Nothing came from a cache (or caching is off). */
+  fresh: boolean;
+  affinitiesFresh: boolean;
+  /** Atomic datastores: conditions on the context the decision used (config, node, pools, reservations). */
+  conditions: TxnCondition[];
+}
+
+const CACHE_LIMITS = { nodes: 16_384, affinities: 16_384, blocks: 65_536, handles: 4_096 } as const;
+/** Above this many pool + reservation conditions, those lists are read on every call instead. */
+const MAX_CONTEXT_CONDITIONS = 48;
+/** Walk blocks whose revisions a claim is conditioned on (beyond: cacheTtlMs bounds staleness). */
+const MAX_WALK_CONDITIONS = 32;
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  if (!map.has(key) && map.size >= limit) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
+
+function hasReleased(block: AllocationBlock): boolean {
+  for (const a of block.attributes) if (a.releasedAt !== undefined) return true;
+  return false;
+}
+
+/** The key of `keys` a failed transaction names (its error identifier), if any. */
+function failedKey(error: unknown, keys: readonly Key[]): Key | undefined {
+  const identifier = (error as CalicoError).identifier;
+  if (identifier === undefined) return undefined;
+  const text = describeIdentifier(identifier);
+  for (const key of keys) if (describeKey(key) === text) return key;
+  return undefined;
+}
+
+function configFrom(stored: IPAMConfig | undefined): IPAMConfig {
+  return stored
+    ? {
+        ...stored,
+        strictAffinity: !!stored.strictAffinity,
+        autoAllocateBlocks: stored.autoAllocateBlocks === undefined ? true : !!stored.autoAllocateBlocks,
+        maxBlocksPerHost: stored.maxBlocksPerHost ?? 0,
+      }
+    : { ...DEFAULT_CONFIG };
+}
 
 const NO_ATTRS: Record<string, string> = {};
 
@@ -183,6 +320,9 @@ function isNotFound(error: unknown): boolean {
 /** A failure of the datastore itself (conflict, unavailable, corrupt value, exhausted retries). */
 function isDatastoreFailure(error: unknown): boolean {
   return isConflict(error) || isNotFound(error) || DatastoreError.isInstance(error) || MaxRetriesError.isInstance(error);
+}
+function isUnavailable(error: unknown): boolean {
+  return CalicoError.isInstance(error) && (error as CalicoError).isRetryable;
 }
 function isConflict(error: unknown): boolean {
   return UpdateConflictError.isInstance(error) || ResourceExistsError.isInstance(error);
@@ -221,6 +361,13 @@ interface FamilyContext {
   handleId: string | null;
   attrs: Record<string, string> | null;
   rsvdAttr: HostReservedAttr | undefined;
+  /** Atomic datastores: context conditions every commit of this attempt carries (see FamilyView). */
+  conditions: TxnCondition[];
+  /** The view came from fresh reads only. */
+  fresh: boolean;
+  affinitiesFresh: boolean;
+  /** Blocks of the walk found to exist although not cached (switches the walk to one list at 64). */
+  probes: number;
 }
 
 /** The IPAM engine. Build it with {@link createIPAM}. */
@@ -235,8 +382,23 @@ export class IPAM {
   private readonly reclaimAgeMs: number;
   private readonly atomic: boolean;
   private readonly defaultHostname: string | undefined;
-  /** Handles this engine has seen exist: their first commit reads them instead of assuming absence. */
-  private readonly knownHandles = new Set<string>();
+  /** Optimistic caches (atomic datastores only; see `cacheTtlMs` and docs/cas-loop.md). */
+  private readonly caching: boolean;
+  private readonly cacheTtlMs: number;
+  private configCache: ConfigEntry | undefined;
+  private poolsCache: PoolsEntry | undefined;
+  private reservationsCache: ReservationsEntry | undefined;
+  /** Existing nodes by name (guarded by revision conditions). */
+  private readonly nodeCache = new Map<string, KVPair<ResourceKey>>();
+  /** `${affinityType}:${host}:${version}` -> the owner's affinities. */
+  private readonly affinityCache = new Map<string, { items: KVPair<BlockAffinityKey>[]; at: number }>();
+  private readonly blockCache = new Map<string, BlockEntry>();
+  /** Handles as last read or written; a handle not here is assumed absent (the commit checks it). */
+  private readonly handleCache = new Map<string, KVPair<HandleKey>>();
+  /** `${use}:${host}:${version}` -> what autoAssign's fast path derived from the caches. */
+  private readonly fastViews = new Map<string, FastView>();
+  /** Bumped whenever a cached block may have gained free addresses (reads, releases, forgets). */
+  private blockEpoch = 0;
 
   constructor(datastore: Datastore, options: IPAMOptions = {}) {
     if (!datastore || datastore.contractVersion !== 'v1') {
@@ -256,6 +418,12 @@ export class IPAM {
     this.reclaimAgeMs = options.emptyBlockMinReclaimAgeMs ?? 60_000;
     this.atomic = (options.useTransactions ?? true) && datastore.capabilities.atomicTransactions;
     this.defaultHostname = options.hostname;
+    const ttl = options.cacheTtlMs ?? 1000;
+    if (typeof ttl !== 'number' || !(ttl >= 0)) {
+      throw new ValidationError([{ name: 'options.cacheTtlMs', value: options.cacheTtlMs, reason: 'must be a number >= 0' }]);
+    }
+    this.cacheTtlMs = ttl;
+    this.caching = this.atomic;
   }
 
   /** The datastore this engine works on. */
@@ -281,6 +449,7 @@ export class IPAM {
   }
 
   private async write<T>(point: WritePoint, keys: Key[], fn: () => Promise<T>): Promise<T> {
+    this.forget(keys);
     if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, keys);
     const result = await fn();
     if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, keys);
@@ -311,18 +480,165 @@ export class IPAM {
 
   /** Reads the IPAM config (defaults when absent, not written). */
   async getIPAMConfig(): Promise<IPAMConfig> {
-    const kv = await this.ds.listKV({ type: 'ipamConfig' });
-    const stored = kv.items[0]?.value;
-    const config: IPAMConfig = stored
-      ? {
-          ...stored,
-          strictAffinity: !!stored.strictAffinity,
-          autoAllocateBlocks: stored.autoAllocateBlocks === undefined ? true : !!stored.autoAllocateBlocks,
-          maxBlocksPerHost: stored.maxBlocksPerHost ?? 0,
-        }
-      : { ...DEFAULT_CONFIG };
+    const config = { ...(await this.fetchConfig()).config };
     if (this.windows && !config.strictAffinity) throw new StrictAffinityRequiredError();
     return config;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Caches (atomic datastores). Invariants in docs/cas-loop.md ("Optimistic caches").
+
+  /** Drops what the caches know about keys about to be written outside autoAssign's commits. */
+  private forget(keys: readonly Key[]): void {
+    for (const key of keys) {
+      switch (key.type) {
+        case 'block':
+          this.blockCache.delete(key.cidr);
+          this.blockEpoch++;
+          break;
+        case 'handle':
+          this.handleCache.delete(key.handleId);
+          break;
+        case 'blockAffinity': {
+          const type = key.affinityType ?? 'host';
+          this.affinityCache.delete(`${type}:${key.host}:4`);
+          this.affinityCache.delete(`${type}:${key.host}:6`);
+          break;
+        }
+        case 'ipamConfig':
+          this.configCache = undefined;
+          break;
+        case 'resource':
+          if (key.kind === 'IPPool') this.poolsCache = undefined;
+          else if (key.kind === 'IPReservation') this.reservationsCache = undefined;
+          else if (key.kind === 'Node') this.nodeCache.delete(key.name);
+          break;
+      }
+    }
+  }
+
+  private cacheBlock(kv: KVPair<BlockKey>): BlockEntry {
+    this.blockEpoch++;
+    const entry: BlockEntry = { kv, at: this.clock.now(), released: hasReleased(kv.value) };
+    remember(this.blockCache, kv.key.cidr, entry, CACHE_LIMITS.blocks);
+    return entry;
+  }
+
+  /** Reads a block (undefined when absent or soft-deleted) and caches what it saw. */
+  private async readBlock(cidr: string): Promise<KVPair<BlockKey> | undefined> {
+    const kv = await this.get(blockKey(cidr));
+    if (kv) this.cacheBlock(kv);
+    else this.forget([blockKey(cidr)]);
+    return kv;
+  }
+
+  private async fetchConfig(): Promise<ConfigEntry> {
+    const list = await this.ds.listKV({ type: 'ipamConfig' });
+    const kv = list.items[0];
+    const entry: ConfigEntry = { kv, config: configFrom(kv?.value), at: this.clock.now() };
+    this.configCache = entry;
+    return entry;
+  }
+
+  private async fetchPools(): Promise<PoolsEntry> {
+    const list = await this.ds.listKV({ type: 'resource', kind: 'IPPool' });
+    const pools: PoolInfo[] = [];
+    const conditions: Record<IPVersion, TxnCondition[]> = { 4: [], 6: [] };
+    for (const item of list.items) {
+      const info = poolInfo(item.value as IPPool);
+      if (!info) continue;
+      pools.push(info);
+      conditions[info.cidr.version].push({ key: item.key, revision: item.revision });
+    }
+    pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const entry: PoolsEntry = { pools, conditions, at: this.clock.now() };
+    this.poolsCache = entry;
+    return entry;
+  }
+
+  private async fetchReservations(): Promise<ReservationsEntry> {
+    const list = await this.ds.listKV({ type: 'resource', kind: 'IPReservation' });
+    const cidrs: string[] = [];
+    const conditions: TxnCondition[] = [];
+    for (const item of list.items) {
+      cidrs.push(...((item.value as IPReservation).spec?.reservedCIDRs ?? []));
+      conditions.push({ key: item.key, revision: item.revision });
+    }
+    const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, at: this.clock.now() };
+    this.reservationsCache = entry;
+    return entry;
+  }
+
+  private async fetchNode(name: string): Promise<KVPair<ResourceKey> | undefined> {
+    const kv = await this.get<ResourceKey>({ type: 'resource', kind: 'Node', name });
+    if (kv) remember(this.nodeCache, name, kv, CACHE_LIMITS.nodes);
+    else this.nodeCache.delete(name);
+    return kv;
+  }
+
+  private async fetchAffinities(host: string, type: 'host' | 'virtual', version: IPVersion): Promise<KVPair<BlockAffinityKey>[]> {
+    const list = await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType: type });
+    const items = list.items.filter((a) => !(a.value as BlockAffinity).deleted).sort(affinityListOrder);
+    remember(this.affinityCache, `${type}:${host}:${version}`, { items, at: this.clock.now() }, CACHE_LIMITS.affinities);
+    return items;
+  }
+
+  /** Conditions on the context an autoAssign decision used: IPAM config, node, the family's pools, reservations. */
+  private contextConditions(config: ConfigEntry, node: KVPair<ResourceKey> | undefined, pools: PoolsEntry, reservations: ReservationsEntry, version: IPVersion): TxnCondition[] {
+    const conditions: TxnCondition[] = [config.kv ? { key: CONFIG_KEY, revision: config.kv.revision } : { key: CONFIG_KEY, absent: true }];
+    if (node) conditions.push({ key: node.key, revision: node.revision });
+    const poolConditions = pools.conditions[version];
+    const reservationConditions = reservations.conditions;
+    if (poolConditions.length + reservationConditions.length <= MAX_CONTEXT_CONDITIONS) {
+      for (const c of poolConditions) conditions.push(c);
+      for (const c of reservationConditions) conditions.push(c);
+    } else {
+      // Too many to guard: these lists are read on every call instead.
+      if (this.poolsCache === pools) this.poolsCache = undefined;
+      if (this.reservationsCache === reservations) this.reservationsCache = undefined;
+    }
+    return conditions;
+  }
+
+  /**
+   * The config, reservations, node, pools and the owner's affinities for one autoAssign attempt:
+   * from the caches where allowed (`fresh` false, caching on, within `cacheTtlMs` for the lists
+   * no condition guards), else read (independent reads issued together).
+   */
+  private async loadView(version: IPVersion, host: string, affinityType: 'host' | 'virtual', needNode: boolean, fresh: boolean, freshAffinities: boolean): Promise<FamilyView> {
+    const cached = this.caching && !fresh;
+    const now = this.clock.now();
+    const ttl = this.cacheTtlMs;
+    let config = cached ? this.configCache : undefined;
+    let pools = cached && this.poolsCache && now - this.poolsCache.at < ttl ? this.poolsCache : undefined;
+    let reservations = cached && this.reservationsCache && now - this.reservationsCache.at < ttl ? this.reservationsCache : undefined;
+    let node = cached && needNode ? this.nodeCache.get(host) : undefined;
+    const affEntry = cached && !freshAffinities ? this.affinityCache.get(`${affinityType}:${host}:${version}`) : undefined;
+    let affinities = affEntry && now - affEntry.at < ttl ? affEntry.items : undefined;
+    const allFetched = !config && !pools && !reservations && !affinities && (!needNode || !node);
+    const affinitiesFresh = !affinities;
+    const reads: Promise<unknown>[] = [];
+    if (!config) reads.push(this.fetchConfig().then((e) => (config = e)));
+    if (!reservations) reads.push(this.fetchReservations().then((e) => (reservations = e)));
+    if (needNode && !node) reads.push(this.fetchNode(host).then((kv) => (node = kv)));
+    if (!pools) reads.push(this.fetchPools().then((e) => (pools = e)));
+    if (!affinities) reads.push(this.fetchAffinities(host, affinityType, version).then((items) => (affinities = items)));
+    if (reads.length === 1) await reads[0];
+    else if (reads.length > 1) await Promise.all(reads);
+    const cfg = config!.config;
+    if (this.windows && !cfg.strictAffinity) throw new StrictAffinityRequiredError();
+    if (needNode && !node) throw new ResourceNotFoundError({ kind: 'Node', name: host });
+    const conditions = this.caching ? this.contextConditions(config!, node, pools!, reservations!, version) : [];
+    return {
+      config: cfg,
+      reserved: reservations!.set,
+      nodeLabels: (node?.value as Node | undefined)?.metadata?.labels ?? {},
+      allPools: pools!.pools,
+      affinities: affinities!,
+      fresh: !this.caching || allFetched,
+      affinitiesFresh,
+      conditions,
+    };
   }
 
   /**
@@ -374,29 +690,18 @@ export class IPAM {
     throw new MaxRetriesError();
   }
 
+  /** Reads the reservations (fresh). */
   private async readReservations(): Promise<ReservedSet> {
-    const list = await this.ds.listKV({ type: 'resource', kind: 'IPReservation' });
-    if (list.items.length === 0) return new ReservedSet([]);
-    const cidrs: string[] = [];
-    for (const item of list.items) cidrs.push(...((item.value as IPReservation).spec?.reservedCIDRs ?? []));
-    return new ReservedSet(cidrs);
+    return (await this.fetchReservations()).set;
   }
 
-  /** All pools (any state), in list order = by name. */
+  /** All pools (any state), in list order = by name (fresh read). */
   private async readPools(): Promise<PoolInfo[]> {
-    const list = await this.ds.listKV({ type: 'resource', kind: 'IPPool' });
-    const pools: PoolInfo[] = [];
-    for (const item of list.items) {
-      const info = poolInfo(item.value as IPPool);
-      if (info) pools.push(info);
-    }
-    pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return pools;
+    return (await this.fetchPools()).pools;
   }
 
   private async readNode(name: string): Promise<Node | undefined> {
-    const kv = await this.get<ResourceKey>({ type: 'resource', kind: 'Node', name });
-    return kv?.value as Node | undefined;
+    return (await this.fetchNode(name))?.value as Node | undefined;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -435,9 +740,56 @@ export class IPAM {
   }
 
   /**
+   * After a failed atomic commit: learn what the failed condition names. A handle is re-read (the
+   * caller's retry then conditions on its real revision); the committed-to block is forgotten;
+   * a context key (config, node, pool, reservation, affinity, walk block) invalidates that cache
+   * and throws StaleViewSignal so the autoAssign attempt starts again from fresh reads.
+   */
+  private async onCommitConflict(error: unknown, conditions: readonly TxnCondition[], bKey: BlockKey | undefined): Promise<void> {
+    const key = failedKey(error, conditions.map((c) => c.key));
+    if (!key) {
+      // Unattributed (e.g. a condition changed while etcd reported it): forget everything involved.
+      this.forget(conditions.map((c) => c.key));
+      if (conditions.some((c) => c.key.type === 'resource' || c.key.type === 'ipamConfig' || c.key.type === 'blockAffinity')) throw new StaleViewSignal();
+      return;
+    }
+    this.forget([key]);
+    if (key.type === 'handle') {
+      const current = await this.get(key);
+      if (current) remember(this.handleCache, key.handleId, current, CACHE_LIMITS.handles);
+      return;
+    }
+    if (bKey && key.type === 'block' && key.cidr === bKey.cidr) return;
+    throw new StaleViewSignal(key.type === 'blockAffinity');
+  }
+
+  /** Records what a successful atomic commit wrote in the caches. */
+  private afterCommit(operations: readonly TxnOperation[], results: readonly { revision?: string }[]): void {
+    const now = this.clock.now();
+    for (let i = 0; i < operations.length; i++) {
+      const op = operations[i]!;
+      const revision = results[i]?.revision;
+      const key = op.key;
+      if (key.type === 'block') {
+        if (op.op === 'put' && revision !== undefined) {
+          const value = op.value as AllocationBlock;
+          remember(this.blockCache, key.cidr, { kv: { key, value, revision }, at: now, released: hasReleased(value) }, CACHE_LIMITS.blocks);
+        } else this.blockCache.delete(key.cidr);
+      } else if (key.type === 'handle') {
+        if (op.op === 'put' && revision !== undefined) remember(this.handleCache, key.handleId, { key, value: op.value as IPAMHandle, revision }, CACHE_LIMITS.handles);
+        else this.handleCache.delete(key.handleId);
+      }
+    }
+  }
+
+  /**
    * Commits a block write (put, or delete when `deleteBlock`) together with handle count changes.
-   * Atomic datastores: one transaction conditioned on every revision read. Others: Calico's order —
-   * for increments handle first then block (rolled back if the block write fails); for decrements
+   * Atomic datastores: one transaction conditioned on the block revision, each handle's revision
+   * (or absence; a handle this engine has not cached is assumed absent), and `context` (the
+   * autoAssign view: config, node, pools, reservations, the block's affinity). A failed context
+   * condition throws StaleViewSignal; a failed handle condition refreshes that handle; a block
+   * conflict is returned to the caller's loop, as in Calico. Others: Calico's order — for
+   * increments handle first then block (rolled back if the block write fails); for decrements
    * block first then handles.
    */
   private async commitBlock(
@@ -445,33 +797,42 @@ export class IPAM {
     blockKV: KVPair<BlockKey>,
     next: AllocationBlock | null,
     handleDeltas: Map<string, number>,
+    context: readonly TxnCondition[] = [],
   ): Promise<KVPair<BlockKey> | undefined> {
     const bKey = blockKV.key;
     if (this.atomic) {
       const conditions: TxnCondition[] = [{ key: bKey, revision: blockKV.revision }];
       const operations: TxnOperation[] = [];
       const keys: Key[] = [bKey];
+      const handleKeys: HandleKey[] = [];
       for (const [handleId, delta] of handleDeltas) {
         const hKey = handleKey(handleId);
         keys.push(hKey);
-        let current: KVPair<HandleKey> | undefined;
-        if (delta < 0 || this.knownHandles.has(handleId)) current = await this.get(hKey);
+        const current = delta < 0 ? await this.get(hKey) : this.handleCache.get(handleId);
         if (!current && delta < 0) continue;
         const value = IPAM.adjustHandle(current?.value, blockKV.value.cidr, delta);
         conditions.push(current ? { key: hKey, revision: current.revision } : { key: hKey, absent: true });
         operations.push(value === null ? { op: 'delete', key: hKey } : { op: 'put', key: hKey, value });
+        handleKeys.push(hKey);
       }
+      for (const c of context) conditions.push(c);
       operations.push(next === null ? { op: 'delete', key: bKey } : { op: 'put', key: bKey, value: next });
+      let result;
       try {
-        const result = await this.write(point, keys, () => this.ds.transact(conditions, operations));
-        if (next === null) return undefined;
-        const revision = result.results[result.results.length - 1]?.revision ?? result.revision;
-        return { key: bKey, value: next, revision };
+        if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, keys);
+        result = await this.ds.transact(conditions, operations);
       } catch (error) {
-        if (ResourceExistsError.isInstance(error)) for (const h of handleDeltas.keys()) this.knownHandles.add(h);
+        if (isConflict(error)) await this.onCommitConflict(error, conditions, bKey);
         throw error;
       }
+      this.afterCommit(operations, result.results);
+      if (point === 'release:commit') this.blockEpoch++;
+      if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, keys);
+      if (next === null) return undefined;
+      const revision = result.results[result.results.length - 1]?.revision ?? result.revision;
+      return { key: bKey, value: next, revision };
     }
+    this.forget([bKey, ...[...handleDeltas.keys()].map(handleKey)]);
     // Calico's sequential protocol.
     const increments = [...handleDeltas].filter(([, d]) => d > 0);
     const decrements = [...handleDeltas].filter(([, d]) => d < 0);
@@ -519,7 +880,8 @@ export class IPAM {
       try {
         return await this.write('claimAffinity:pending', [key], () => this.ds.createKV(key, { state: 'pending', deleted: false }));
       } catch (error) {
-        if (!ResourceExistsError.isInstance(error)) throw error;
+        // Exists (read it below), or a lost race reported as a conflict: re-read either way.
+        if (!isConflict(error)) throw error;
       }
       const existing = await this.get(key);
       if (!existing) continue;
@@ -695,7 +1057,7 @@ export class IPAM {
   // -------------------------------------------------------------------------------------------
   // Pool eligibility (reference §5.3)
 
-  private async eligiblePools(
+  private eligiblePools(
     version: IPVersion,
     use: string,
     hostname: string,
@@ -704,7 +1066,7 @@ export class IPAM {
     nodeLabels: Record<string, string>,
     namespaceLabels: Record<string, string>,
     allPools: PoolInfo[],
-  ): Promise<{ pools: PoolInfo[]; selecting: PoolInfo[]; enabled: PoolInfo[] }> {
+  ): { pools: PoolInfo[]; selecting: PoolInfo[]; enabled: PoolInfo[]; remaining: PoolInfo[] } {
     const bits = bitsOf(version);
     let maxPrefix = bits;
     if (rsvdAttr) {
@@ -735,7 +1097,7 @@ export class IPAM {
     if (pools.length === 0) throw new IPAMError('noPoolsForNode', `no configured Calico pools for node ${hostname}`);
     const allowed = pools.filter((p) => p.allowedUses.includes(use));
     if (allowed.length === 0) throw new NoQualifiedPoolError(use);
-    return { pools: allowed, selecting, enabled };
+    return { pools: allowed, selecting, enabled, remaining };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -824,22 +1186,214 @@ export class IPAM {
   ): Promise<IPAMAssignments> {
     const use = args.intendedUse;
     const affinityType = use === 'LoadBalancer' ? 'virtual' : 'host';
-    // Independent reads, issued together (one round trip of latency on remote datastores).
-    const [config, reserved, node, allPools, affList] = await Promise.all([
-      this.getIPAMConfig(),
-      this.readReservations(),
-      use !== 'LoadBalancer' ? this.readNode(host) : Promise.resolve(undefined),
-      this.readPools(),
-      this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType }),
-    ]);
-    let nodeLabels: Record<string, string> = {};
-    if (use !== 'LoadBalancer') {
-      if (!node) throw new ResourceNotFoundError({ kind: 'Node', name: host });
-      nodeLabels = node.metadata?.labels ?? {};
+    if (this.caching && requestedPools === undefined && rsvdAttr === undefined) {
+      const fast = await this.tryFastAssign(version, num, host, affinityType, use, args);
+      if (fast) return fast;
     }
-    const { pools, selecting, enabled } = await this.eligiblePools(
-      version, use, host, requestedPools, rsvdAttr, nodeLabels, args.namespace?.labels ?? {}, allPools,
-    );
+    const result: IPAMAssignments = { ips: [], ipVersion: version, numRequested: num, msgs: [] };
+    if (rsvdAttr) result.hostReservedAttr = rsvdAttr;
+    // An attempt decides on a view that may come from the caches; when it turns out stale, or
+    // when it would end in anything but committed allocations, it is redone on fresh reads
+    // (addresses already committed are kept).
+    let fresh = false;
+    let freshAffinities = false;
+    for (let attempt = 0; ; attempt++) {
+      const view = await this.loadView(version, host, affinityType, use !== 'LoadBalancer', fresh, freshAffinities);
+      try {
+        await this.assignWithView(view, version, num, requestedPools, rsvdAttr, host, args, result);
+        return result;
+      } catch (error) {
+        if (!(error instanceof StaleViewSignal)) throw error;
+        if (attempt + 1 >= this.maxRetries) {
+          const exhausted = new MaxRetriesError();
+          Object.defineProperty(exhausted, 'familyPartial', { value: result, enumerable: false, configurable: true });
+          throw exhausted;
+        }
+        if (error.onlyAffinities) freshAffinities = true;
+        else fresh = true;
+      }
+    }
+  }
+
+  /**
+   * What the fast path derives from the caches for (use, host, family): the eligible affinities in
+   * order, with the context conditions. Undefined when something is not cached, too old, or needs
+   * the full protocol (an affinity to release, one outside every known pool, namespace selectors).
+   * Memoised while the cache entries it was built from are the current ones.
+   */
+  private fastView(version: IPVersion, host: string, affinityType: 'host' | 'virtual', use: string): FastView | undefined {
+    const now = this.clock.now();
+    const ttl = this.cacheTtlMs;
+    const config = this.configCache;
+    const pools = this.poolsCache;
+    const reservations = this.reservationsCache;
+    if (!config || !pools || !reservations || now - pools.at >= ttl || now - reservations.at >= ttl) return undefined;
+    const needNode = use !== 'LoadBalancer';
+    const node = needNode ? this.nodeCache.get(host) : undefined;
+    if (needNode && !node) return undefined;
+    const affinities = this.affinityCache.get(`${affinityType}:${host}:${version}`);
+    if (!affinities || now - affinities.at >= ttl) return undefined;
+    const key = `${use}:${host}:${version}`;
+    const memo = this.fastViews.get(key);
+    if (memo && memo.config === config && memo.pools === pools && memo.reservations === reservations && memo.node === node && memo.affinities === affinities) {
+      return memo;
+    }
+    if (this.windows && !config.config.strictAffinity) return undefined;
+    const labels = (node?.value as Node | undefined)?.metadata?.labels ?? {};
+    let eligible: ReturnType<IPAM['eligiblePools']>;
+    try {
+      eligible = this.eligiblePools(version, use, host, undefined, undefined, labels, {}, pools.pools);
+    } catch {
+      return undefined;
+    }
+    // Namespace labels must not matter (else each request's labels would have to be part of the key).
+    if (eligible.remaining.some((p) => p.namespaceSelector.trim() !== '' && p.namespaceSelector.trim() !== 'all()')) return undefined;
+    const reserved = reservations.set;
+    const allowed: FastCandidate[] = [];
+    for (const aff of affinities.items) {
+      const cidr = parseCIDR(aff.key.cidr);
+      if (!cidr) continue;
+      if (eligible.pools.some((p) => cidrWithin(cidr, p.cidr))) {
+        if (reserved.hasFamily(cidr.version) && reserved.coversWhole(cidr)) continue;
+        allowed.push({ affinity: aff, cidr, conditions: undefined });
+        continue;
+      }
+      if (eligible.selecting.some((p) => cidrWithin(cidr, p.cidr))) continue;
+      const pool = eligible.enabled.find((p) => cidrWithin(cidr, p.cidr));
+      if (!pool) return undefined;
+      if (use !== 'LoadBalancer' && !selectorMatches(pool.nodeSelector, labels)) return undefined;
+    }
+    const view: FastView = {
+      config,
+      pools,
+      reservations,
+      node,
+      affinities,
+      affinity: `${affinityType}:${host}`,
+      allowed,
+      conditions: this.contextConditions(config, node, pools, reservations, version),
+      hint: 0,
+      hintUntil: 0,
+      hintEpoch: -1,
+    };
+    remember(this.fastViews, key, view, CACHE_LIMITS.affinities);
+    return view;
+  }
+
+  /**
+   * autoAssign's fast path (atomic datastores): when the caches hold everything the decision
+   * needs and the first eligible affine block with free space (in Calico's order) can satisfy the
+   * whole request, allocate there and commit block + handle in one transaction conditioned on the
+   * block, handle, affinity and context revisions. Undefined (nothing written) sends the request
+   * to the full path: not cached, a claim needed, or a condition failed (the caches then learnt).
+   */
+  private async tryFastAssign(
+    version: IPVersion,
+    num: number,
+    host: string,
+    affinityType: 'host' | 'virtual',
+    use: string,
+    args: AutoAssignArgs,
+  ): Promise<IPAMAssignments | undefined> {
+    const view = this.fastView(version, host, affinityType, use);
+    if (!view) return undefined;
+    const now = this.clock.now();
+    const ttl = this.cacheTtlMs;
+    const config = view.config.config;
+    const reserved = view.reservations.set;
+    const context = { config, reserved };
+    const candidates = view.allowed;
+    const fromHint = view.hintEpoch === this.blockEpoch && now < view.hintUntil;
+    let i = fromHint ? view.hint : 0;
+    let until = fromHint ? view.hintUntil : Infinity;
+    let entry: BlockEntry | undefined;
+    for (; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
+      const state = candidate.affinity.value.state;
+      if (state !== 'confirmed' && state !== '') return undefined;
+      entry = this.blockCache.get(candidate.cidr.text);
+      if (!entry || entry.kv.value.affinity !== view.affinity) return undefined;
+      if (this.freeInCached(entry, candidate.cidr, context) >= 1) break;
+      // Full when last seen: skipped for cacheTtlMs (then re-read by the full path).
+      if (now - entry.at >= ttl) return undefined;
+      if (entry.at + ttl < until) until = entry.at + ttl;
+    }
+    if (i >= candidates.length || !entry) return undefined;
+    if (i > 0) {
+      view.hint = i;
+      view.hintUntil = until;
+      view.hintEpoch = this.blockEpoch;
+    }
+    const candidate = candidates[i]!;
+    const cidr = candidate.cidr;
+    const copy = cloneBlock(entry.kv.value);
+    gcPass(copy, config.ipCooldownSeconds ?? 0, now);
+    const handleId = args.handleId ?? null;
+    const ordinals = autoAssignOrdinals(copy, cidr, num, handleId, args.attrs ?? null, config.strictAffinity ? view.affinity : null, reserved);
+    if (ordinals.length < num) return undefined; // needs more than this block: the full path does it all
+    copy.sequenceNumber += 1n;
+    const bKey = entry.kv.key;
+    const conditions: TxnCondition[] = [{ key: bKey, revision: entry.kv.revision }];
+    const operations: TxnOperation[] = [];
+    const keys: Key[] = [bKey];
+    if (handleId !== null) {
+      const hKey = handleKey(handleId);
+      const current = this.handleCache.get(handleId);
+      conditions.push(current ? { key: hKey, revision: current.revision } : { key: hKey, absent: true });
+      operations.push({ op: 'put', key: hKey, value: IPAM.adjustHandle(current?.value, cidr.text, ordinals.length)! });
+      keys.push(hKey);
+    }
+    operations.push({ op: 'put', key: bKey, value: copy });
+    for (const c of view.conditions) conditions.push(c);
+    conditions.push({ key: candidate.affinity.key, revision: candidate.affinity.revision });
+    let result;
+    try {
+      if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:commit', keys);
+      result = await this.ds.transact(conditions, operations);
+    } catch (error) {
+      if (!isConflict(error)) {
+        const empty: IPAMAssignments = { ips: [], ipVersion: version, numRequested: num, msgs: [] };
+        Object.defineProperty(error as object, 'familyPartial', { value: empty, enumerable: false, configurable: true });
+        throw error;
+      }
+      try {
+        await this.onCommitConflict(error, conditions, bKey);
+      } catch (signal) {
+        if (!(signal instanceof StaleViewSignal)) throw signal;
+      }
+      this.forget([bKey]);
+      return undefined;
+    }
+    this.afterCommit(operations, result.results);
+    if (this.hooks?.afterWrite) await this.hooks.afterWrite('assign:commit', keys);
+    const suffix = `/${cidr.prefix}`;
+    const ips = new Array<string>(ordinals.length);
+    for (let k = 0; k < ordinals.length; k++) ips[k] = ordinalAddress(cidr, ordinals[k]!) + suffix;
+    return { ips, ipVersion: version, numRequested: num, msgs: [] };
+  }
+
+  /** One autoAssign attempt for one family (reference §5.3 - §5.8) on `view`; adds to `result`. */
+  private async assignWithView(
+    view: FamilyView,
+    version: IPVersion,
+    num: number,
+    requestedPools: string[] | undefined,
+    rsvdAttr: HostReservedAttr | undefined,
+    host: string,
+    args: AutoAssignArgs,
+    result: IPAMAssignments,
+  ): Promise<void> {
+    const use = args.intendedUse;
+    const affinityType = use === 'LoadBalancer' ? 'virtual' : 'host';
+    const { config, reserved, nodeLabels } = view;
+    let eligible: { pools: PoolInfo[]; selecting: PoolInfo[]; enabled: PoolInfo[] };
+    try {
+      eligible = this.eligiblePools(version, use, host, requestedPools, rsvdAttr, nodeLabels, args.namespace?.labels ?? {}, view.allPools);
+    } catch (error) {
+      if (!view.fresh) throw new StaleViewSignal();
+      throw error;
+    }
+    const { pools, selecting, enabled } = eligible;
     const ctx: FamilyContext = {
       version,
       host,
@@ -850,21 +1404,23 @@ export class IPAM {
       handleId: args.handleId ?? null,
       attrs: args.attrs ?? null,
       rsvdAttr,
+      conditions: view.conditions,
+      fresh: view.fresh,
+      affinitiesFresh: view.affinitiesFresh,
+      probes: 0,
     };
-    const result: IPAMAssignments = { ips: [], ipVersion: version, numRequested: num, msgs: [] };
-    if (rsvdAttr) result.hostReservedAttr = rsvdAttr;
     const addMsg = (m: string) => {
       if (!result.msgs.includes(m)) result.msgs.push(m);
     };
     const fail = (error: unknown): never => {
+      if (error instanceof StaleViewSignal) throw error;
       Object.defineProperty(error as object, 'familyPartial', { value: result, enumerable: false, configurable: true });
       throw error;
     };
 
     // §5.4 the host's existing blocks.
-    const affinities = affList.items.filter((a) => !(a.value as BlockAffinity).deleted).sort(affinityListOrder);
     const allowed: KVPair<BlockAffinityKey>[] = [];
-    for (const aff of affinities) {
+    for (const aff of view.affinities) {
       const cidr = parseCIDR(aff.key.cidr);
       if (!cidr) continue;
       if (pools.some((p) => cidrWithin(cidr, p.cidr))) {
@@ -873,8 +1429,11 @@ export class IPAM {
       }
       if (selecting.some((p) => cidrWithin(cidr, p.cidr))) continue;
       const pool = enabled.find((p) => cidrWithin(cidr, p.cidr));
+      // An affinity in no known pool may belong to a pool created since the pool list was cached.
+      if (!pool && !view.fresh) throw new StaleViewSignal();
       if (!pool || use === 'LoadBalancer') continue;
       if (!selectorMatches(pool.nodeSelector, nodeLabels)) {
+        if (!view.fresh) throw new StaleViewSignal();
         try {
           await this.releaseBlockAffinityRetrying(host, affinityType, aff.key.cidr, true);
         } catch {
@@ -888,33 +1447,39 @@ export class IPAM {
     if (limit === 0) limit = DEFAULT_MAX_BLOCKS_PER_HOST;
 
     // §5.6 main loop.
-    const candidates = allowed.slice();
+    const candidates = { items: allowed, next: 0 };
     let allowNewClaim = true;
     let endedOnNoFreeBlocks = false;
     while (result.ips.length < num) {
       const rem = num - result.ips.length;
       if (numOwned >= limit) allowNewClaim = false;
-      let blockKV: KVPair<BlockKey>;
+      let found: { block: KVPair<BlockKey>; claimed: boolean; affinity?: KVPair<BlockAffinityKey>; ips?: string[] };
       try {
-        const found = await this.findOrClaimBlock(ctx, candidates, pools, allowNewClaim, 1);
-        blockKV = found.block;
+        found = await this.findOrClaimBlock(ctx, candidates, pools, allowNewClaim, 1, rem);
         if (found.claimed) numOwned++;
       } catch (error) {
         if (error instanceof NoFreeBlocksError) {
+          if (!ctx.fresh) throw new StaleViewSignal();
           if (config.strictAffinity) addMsg('No more free affine blocks and strict affinity enabled');
           endedOnNoFreeBlocks = true;
           break;
         }
+        if (!ctx.fresh && !(error instanceof StaleViewSignal) && !isUnavailable(error)) throw new StaleViewSignal();
         if (BlockLimitError.isInstance(error)) {
           addMsg(`Need to allocate an IPAM block but could not - limit of ${limit} blocks reached for this node`);
         }
         return fail(error);
       }
+      if (found.ips) {
+        for (const ip of found.ips) result.ips.push(ip);
+        continue;
+      }
       try {
-        const ips = await this.allocateFromBlock(ctx, blockKV, rem, config.strictAffinity);
+        const ips = await this.allocateFromBlock(ctx, found.block, rem, config.strictAffinity, found.affinity);
         for (const ip of ips) result.ips.push(ip);
       } catch (error) {
         if (error instanceof AffinityCheckError || IPAMError.isInstance(error) || DatastoreError.isInstance(error)) {
+          if (!ctx.fresh) throw new StaleViewSignal();
           addMsg('Failed to assign IPs in newly allocated block');
           continue;
         }
@@ -922,7 +1487,7 @@ export class IPAM {
       }
     }
 
-    // §5.8 borrowing.
+    // §5.8 borrowing (only ever on a fresh view: it follows NoFreeBlocks).
     if (result.ips.length < num && endedOnNoFreeBlocks && !config.strictAffinity) {
       const exhausted: string[] = [];
       for (const pool of pools) {
@@ -943,7 +1508,6 @@ export class IPAM {
       }
       if (exhausted.length) addMsg(`No IPs available in pools: [${exhausted.join(' ')}]`);
     }
-    return result;
   }
 
   /** Blocks of `pool` in the host's walk order (reference §5.8), read lazily or from one list. */
@@ -970,10 +1534,20 @@ export class IPAM {
   /**
    * Reference §5.6 step 4: allocate up to `rem` from the block (after its GC view), count the
    * handle, write; conflicts re-read and retry. Returns the addresses with the block's prefix.
+   * `affinity`: the owner's affinity record the block was found through; its revision becomes a
+   * commit condition (atomic datastores), like the view's context conditions.
    */
-  private async allocateFromBlock(ctx: FamilyContext, initial: KVPair<BlockKey>, rem: number, checkAffinity: boolean): Promise<string[]> {
+  private async allocateFromBlock(
+    ctx: FamilyContext,
+    initial: KVPair<BlockKey>,
+    rem: number,
+    checkAffinity: boolean,
+    affinity?: KVPair<BlockAffinityKey>,
+  ): Promise<string[]> {
     let blockKV: KVPair<BlockKey> | undefined = initial;
     const cooldown = ctx.config.ipCooldownSeconds ?? 0;
+    let context = ctx.conditions;
+    if (affinity && this.caching) context = [...ctx.conditions, { key: affinity.key, revision: affinity.revision }];
     for (let attempt = 0; attempt < this.maxRetries; attempt++) {
       if (!blockKV) return [];
       const cidr = blockCIDR(blockKV.value);
@@ -985,35 +1559,55 @@ export class IPAM {
       const deltas = new Map<string, number>();
       if (ctx.handleId) deltas.set(ctx.handleId, ordinals.length);
       try {
-        await this.commitBlock('assign:commit', blockKV, copy, deltas);
-        if (ctx.handleId) this.knownHandles.add(ctx.handleId);
+        await this.commitBlock('assign:commit', blockKV, copy, deltas, context);
         const suffix = `/${cidr.prefix}`;
-        return ordinals.map((o) => ordinalAddress(cidr, o) + suffix);
+        const out = new Array<string>(ordinals.length);
+        for (let i = 0; i < ordinals.length; i++) out[i] = ordinalAddress(cidr, ordinals[i]!) + suffix;
+        return out;
       } catch (error) {
         if (!isConflict(error)) throw error;
         await this.backoff();
-        blockKV = await this.get(blockKey(blockKV.key.cidr));
+        blockKV = await this.readBlock(blockKV.key.cidr);
       }
     }
     throw new MaxRetriesError();
   }
 
+  /** Free addresses of a cached block, without copying it when nothing is cooling down. */
+  private freeInCached(entry: BlockEntry, cidr: CIDR, ctx: { config: IPAMConfig; reserved: ReservedSet }): number {
+    if (!entry.released) return freeCount(entry.kv.value, cidr, ctx.reserved);
+    const view = cloneBlock(entry.kv.value);
+    gcPass(view, ctx.config.ipCooldownSeconds ?? 0, this.clock.now());
+    return freeCount(view, cidr, ctx.reserved);
+  }
+
   /**
    * Reference §5.6 step 2: the next affine block with at least `minFree` free addresses, else a
-   * newly claimed (or reclaimed) one. Consumes `candidates` front to back.
+   * newly claimed (or reclaimed) one. Consumes `candidates` front to back. On atomic datastores a
+   * confirmed affinity whose block is cached is taken from the cache (the commit is conditioned
+   * on the block's and the affinity's revisions), and a claim of a CIDR nobody holds allocates
+   * `rem` addresses in the same transaction (the result then carries `ips`).
    */
   private async findOrClaimBlock(
     ctx: FamilyContext,
-    candidates: KVPair<BlockAffinityKey>[],
+    candidates: { items: KVPair<BlockAffinityKey>[]; next: number },
     pools: PoolInfo[],
     allowNewClaim: boolean,
     minFree: number,
-  ): Promise<{ block: KVPair<BlockKey>; claimed: boolean }> {
-    while (candidates.length > 0) {
-      const aff = candidates.shift()!;
+    rem: number,
+  ): Promise<{ block: KVPair<BlockKey>; claimed: boolean; affinity?: KVPair<BlockAffinityKey>; ips?: string[] }> {
+    while (candidates.next < candidates.items.length) {
+      const aff = candidates.items[candidates.next++]!;
       const cidr = parseCIDR(aff.key.cidr);
       if (!cidr) continue;
       if (ctx.reserved.hasFamily(cidr.version) && ctx.reserved.coversWhole(cidr)) continue;
+      if (this.caching && !ctx.fresh && (aff.value.state === 'confirmed' || aff.value.state === '')) {
+        const entry = this.blockCache.get(cidr.text);
+        if (entry && entry.kv.value.affinity === ctx.affinity) {
+          if (this.freeInCached(entry, cidr, ctx) >= minFree) return { block: entry.kv, claimed: false, affinity: aff };
+          if (this.clock.now() - entry.at < this.cacheTtlMs) continue; // full, recently seen
+        }
+      }
       let block: KVPair<BlockKey> | undefined;
       let current: KVPair<BlockAffinityKey> | undefined = aff;
       for (let attempt = 0; attempt < this.maxRetries && current; attempt++) {
@@ -1027,14 +1621,34 @@ export class IPAM {
         }
       }
       if (!block) continue;
-      const view = cloneBlock(block.value);
-      gcPass(view, ctx.config.ipCooldownSeconds ?? 0, this.clock.now());
-      if (freeCount(view, cidr, ctx.reserved) >= minFree) return { block, claimed: false };
+      const entry = this.cacheBlock(block);
+      if (this.freeInCached(entry, cidr, ctx) >= minFree) return { block, claimed: false };
     }
+    // About to claim, or to fail: decide that on the owner's current affinities.
+    if (!ctx.affinitiesFresh) throw new StaleViewSignal(true);
     if (!allowNewClaim) throw new BlockLimitError();
     if (!ctx.config.autoAllocateBlocks) throw new IPAMError('noBlock', 'failed to find or claim a block');
     for (let attempt = 0; attempt < this.maxRetries; attempt++) {
-      const cidr = await this.findUsableBlock(ctx, pools);
+      let usable: UsableBlock;
+      try {
+        usable = await this.findUsableBlock(ctx, pools);
+      } catch (error) {
+        if (error instanceof WalkChangedSignal) continue;
+        throw error;
+      }
+      const { cidr } = usable;
+      if (this.atomic && usable.absent && rem > 0) {
+        try {
+          const claimed = await this.claimAndAssign(ctx, usable, rem);
+          if (claimed) return { block: claimed.block, claimed: true, ips: claimed.ips };
+        } catch (error) {
+          if (error instanceof WalkChangedSignal) {
+            await this.backoff();
+            continue;
+          }
+          throw error;
+        }
+      }
       let block: KVPair<BlockKey>;
       try {
         block = await this.claimBlock(ctx.host, ctx.affinityType, cidr.text, ctx.rsvdAttr);
@@ -1045,9 +1659,8 @@ export class IPAM {
         }
         throw error;
       }
-      const view = cloneBlock(block.value);
-      gcPass(view, ctx.config.ipCooldownSeconds ?? 0, this.clock.now());
-      const free = freeCount(view, cidr, ctx.reserved);
+      const entry = this.cacheBlock(block);
+      const free = this.freeInCached(entry, cidr, ctx);
       if (free < minFree) {
         throw new IPAMError('insufficientFree', `Block '${cidr.text}' has ${free} free ips which is less than ${minFree} ips required.`);
       }
@@ -1057,37 +1670,122 @@ export class IPAM {
   }
 
   /**
+   * Atomic claim of a CIDR the walk found free (reference §4.3 + §5.6 step 4 in one step): the
+   * confirmed affinity, the new block holding the first `rem` allocations, and the handle, in one
+   * transaction conditioned on the affinity and block being absent, on the walk blocks skipped
+   * before it, on the handle and on the view. Returns undefined when the plain claim protocol
+   * must handle this CIDR (an affinity record already exists, or the new block would have no
+   * free address); throws WalkChangedSignal when a walk block turned out different.
+   */
+  private async claimAndAssign(ctx: FamilyContext, usable: UsableBlock, rem: number): Promise<{ block: KVPair<BlockKey>; ips: string[] } | undefined> {
+    const { cidr } = usable;
+    const block = newBlock(cidr, ctx.affinity, this.nowNanos(), this.nowSeconds(), ctx.rsvdAttr);
+    const ordinals = autoAssignOrdinals(block, cidr, rem, ctx.handleId, ctx.attrs, null, ctx.reserved);
+    if (ordinals.length === 0) return undefined;
+    block.sequenceNumber += 1n;
+    const aKey = affinityKey(ctx.host, cidr.text, ctx.affinityType);
+    const bKey = blockKey(cidr.text);
+    const conditions: TxnCondition[] = [{ key: aKey, absent: true }, { key: bKey, absent: true }];
+    const operations: TxnOperation[] = [{ op: 'put', key: aKey, value: { state: 'confirmed', deleted: false } }];
+    const keys: Key[] = [aKey, bKey];
+    if (ctx.handleId) {
+      const hKey = handleKey(ctx.handleId);
+      const current = this.handleCache.get(ctx.handleId);
+      conditions.push(current ? { key: hKey, revision: current.revision } : { key: hKey, absent: true });
+      operations.push({ op: 'put', key: hKey, value: IPAM.adjustHandle(current?.value, cidr.text, ordinals.length)! });
+      keys.push(hKey);
+    }
+    operations.push({ op: 'put', key: bKey, value: block });
+    for (const c of usable.walked) conditions.push(c);
+    for (const c of ctx.conditions) conditions.push(c);
+    let result;
+    try {
+      if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:claimAndCommit', keys);
+      result = await this.ds.transact(conditions, operations);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      const key = failedKey(error, conditions.map((c) => c.key));
+      if (key && key.type === 'blockAffinity' && key.cidr === cidr.text) return undefined; // a record exists: the plain protocol repairs or uses it
+      if (key && key.type === 'block') {
+        await this.readBlock(key.cidr); // now known: the walk takes it into account
+        ctx.probes++;
+        throw new WalkChangedSignal();
+      }
+      await this.onCommitConflict(error, conditions, undefined);
+      throw new WalkChangedSignal();
+    }
+    this.afterCommit(operations, result.results);
+    const affinityRevision = result.results[0]?.revision ?? result.revision;
+    const cacheKey = `${ctx.affinityType}:${ctx.host}:${ctx.version}`;
+    const cachedAffinities = this.affinityCache.get(cacheKey);
+    if (cachedAffinities) {
+      const items = [...cachedAffinities.items, { key: aKey, value: { state: 'confirmed' as const, deleted: false }, revision: affinityRevision }].sort(affinityListOrder);
+      this.affinityCache.set(cacheKey, { items, at: cachedAffinities.at });
+    }
+    if (this.hooks?.afterWrite) await this.hooks.afterWrite('assign:claimAndCommit', keys);
+    const suffix = `/${cidr.prefix}`;
+    return {
+      block: this.blockCache.get(cidr.text)?.kv ?? { key: bKey, value: block, revision: result.revision },
+      ips: ordinals.map((o) => ordinalAddress(cidr, o) + suffix),
+    };
+  }
+
+  /**
    * Reference §4.2: a CIDR to claim — the first unclaimed CIDR (or one affine to this host with
    * free space) in pool order and host walk order, else an empty block of another host claimed
    * at least a minute ago (its affinity released first). Throws NoFreeBlocksError.
    *
-   * Blocks are probed one by one along the walk (a host's blocks are contiguous, so the first
-   * free CIDR is usually a few steps away); after many probes in one pool it switches to a single
-   * list of the family's blocks.
+   * Without caching, blocks are probed one by one along the walk (a host's blocks are contiguous,
+   * so the first free CIDR is usually a few steps away); after many probes in one pool it
+   * switches to a single list of the family's blocks. With caching (atomic datastores), a CIDR
+   * this engine knows nothing about is taken as absent (`absent`: the claim transaction checks
+   * it), blocks seen within `cacheTtlMs` are taken from the cache and their revisions returned in
+   * `walked` (the claim is conditioned on them), older ones are read again.
    */
-  private async findUsableBlock(ctx: FamilyContext, pools: PoolInfo[]): Promise<CIDR> {
+  private async findUsableBlock(ctx: FamilyContext, pools: PoolInfo[]): Promise<UsableBlock> {
     const reclaim: { cidr: CIDR; block: KVPair<BlockKey> }[] = [];
+    const walked: TxnCondition[] = [];
     const minFree = 1;
+    const now = this.clock.now();
     for (const pool of pools) {
       let probes = 0;
       let listed: Map<string, KVPair<BlockKey>> | undefined;
+      const listAll = async () => {
+        const all = await this.ds.listKV({ type: 'block', ipVersion: ctx.version });
+        listed = new Map();
+        for (const item of all.items) {
+          if (item.value.deleted) continue;
+          listed.set(item.key.cidr, item);
+          if (this.caching) this.cacheBlock(item);
+        }
+      };
+      if (this.caching && !ctx.fresh && ctx.probes >= 64) await listAll();
       for (const cidr of blockWalk(pool, ctx.host, this.nowNanos)) {
         if (ctx.reserved.hasFamily(cidr.version) && ctx.reserved.coversWhole(cidr)) continue;
         let kv: KVPair<BlockKey> | undefined;
+        let fromCache = false;
         if (listed) kv = listed.get(cidr.text);
-        else {
-          kv = await this.get(blockKey(cidr.text));
-          if (++probes >= 64) {
-            const all = await this.ds.listKV({ type: 'block', ipVersion: ctx.version });
-            listed = new Map(all.items.filter((i) => !i.value.deleted).map((i) => [i.key.cidr, i]));
+        else if (this.caching && !ctx.fresh) {
+          const entry = this.blockCache.get(cidr.text);
+          if (!entry) return { cidr, absent: true, walked };
+          if (now - entry.at < this.cacheTtlMs) {
+            kv = entry.kv;
+            fromCache = true;
+          } else {
+            kv = await this.readBlock(cidr.text);
+            if (++ctx.probes >= 64) await listAll();
           }
+        } else {
+          kv = this.caching ? await this.readBlock(cidr.text) : await this.get(blockKey(cidr.text));
+          if (++probes >= 64) await listAll();
         }
-        if (!kv) return cidr;
+        if (!kv) return { cidr, absent: true, walked };
         const view = cloneBlock(kv.value);
         gcPass(view, ctx.config.ipCooldownSeconds ?? 0, this.clock.now());
         const free = freeCount(view, cidr, ctx.reserved);
-        if (view.affinity === ctx.affinity && free >= minFree) return cidr;
+        if (view.affinity === ctx.affinity && free >= minFree) return { cidr, absent: false, walked };
         if (isBlockEmpty(view) && free >= minFree) reclaim.push({ cidr, block: kv });
+        if (fromCache && walked.length < MAX_WALK_CONDITIONS) walked.push({ key: kv.key, revision: kv.revision });
       }
     }
     for (const { cidr, block } of reclaim) {
@@ -1097,7 +1795,7 @@ export class IPAM {
       const [type, owner] = splitAffinity(block.value.affinity);
       try {
         await this.releaseBlockAffinityOnce(owner, type === 'virtual' ? 'virtual' : 'host', cidr.text, true, block.value.sequenceNumber);
-        return cidr;
+        return { cidr, absent: false, walked };
       } catch {
         // Moved on: not empty any more, changed, or raced.
       }
@@ -1170,7 +1868,6 @@ export class IPAM {
       if (args.handleId) deltas.set(args.handleId, 1);
       try {
         await this.commitBlock('assign:commit', blockKV, copy, deltas);
-        if (args.handleId) this.knownHandles.add(args.handleId);
         return;
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -1529,14 +2226,17 @@ export class IPAM {
       const node = await this.readNode(host);
       if (!node) throw new ResourceNotFoundError({ kind: 'Node', name: host });
       const rsvd = spec.startOfBlock + spec.endOfBlock > 0 ? spec : undefined;
-      const { pools } = await this.eligiblePools(version, 'Workload', host, requested, rsvd, node.metadata?.labels ?? {}, {}, await this.readPools());
-      const ctx: FamilyContext = { version, host, affinity: `host:${host}`, affinityType: 'host', config, reserved, handleId: null, attrs: null, rsvdAttr: rsvd };
+      const { pools } = this.eligiblePools(version, 'Workload', host, requested, rsvd, node.metadata?.labels ?? {}, {}, await this.readPools());
+      const ctx: FamilyContext = {
+        version, host, affinity: `host:${host}`, affinityType: 'host', config, reserved, handleId: null, attrs: null, rsvdAttr: rsvd,
+        conditions: [], fresh: true, affinitiesFresh: true, probes: 0,
+      };
       const affs = (await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType: 'host' })).items.sort(affinityListOrder);
       const candidates = affs.filter((a) => {
         const c = parseCIDR(a.key.cidr);
         return !!c && pools.some((p) => cidrWithin(c, p.cidr));
       });
-      const found = await this.findOrClaimBlock(ctx, candidates, pools, true, 0);
+      const found = await this.findOrClaimBlock(ctx, { items: candidates, next: 0 }, pools, true, 0, 0);
       result[version === 4 ? 'ipv4' : 'ipv6'] = found.block.key.cidr;
     }
     return result;
