@@ -1,0 +1,263 @@
+// The engine's optimistic caches (atomic datastores) never make a result differ from Calico's:
+// a first engine warms its caches, then a second engine (another process) or a raw datastore
+// write changes config, pools, nodes, reservations, affinities, blocks or handles behind its back.
+// Oracle: the same call by a FRESH engine (no caches: Calico's read-everything protocol) on an
+// exact copy of the datastore (snapshot/restore) with an identical clock. Addresses, errors and
+// the stored IPAM state (blocks, affinities, handles, config values) must be identical.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ResourceNotFoundError } from '@libcalico-ts/api';
+import { createMemoryDatastore, type Datastore, type MemoryDatastore } from '@libcalico-ts/datastore';
+import { createIPAM, partialResultOf, type AutoAssignArgs, type IPAM, type IPAMClock } from '@libcalico-ts/ipam';
+import { assertIPAMInvariants } from './invariants.js';
+
+const START = Date.UTC(2024, 4, 1, 10, 0, 0);
+const TTL = 1000;
+
+/** A deterministic clock whose state can be copied (the oracle engine gets an identical one). */
+class TestClock implements IPAMClock {
+  constructor(
+    public ms = START,
+    public nanos = 0n,
+  ) {}
+  now(): number {
+    return this.ms;
+  }
+  nowNanos(): bigint {
+    this.nanos += 1n;
+    return BigInt(this.ms) * 1_000_000n + this.nanos;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.ms += ms;
+  }
+  copy(): TestClock {
+    return new TestClock(this.ms, this.nanos);
+  }
+}
+
+interface Bed {
+  ds: MemoryDatastore;
+  clock: TestClock;
+  /** The engine under test: caches on (the default), warmed up by the scenario. */
+  ipam: IPAM;
+  /** Another process on the same datastore. */
+  other: IPAM;
+}
+
+function engine(ds: Datastore, clock: IPAMClock): IPAM {
+  return createIPAM(ds, { clock, maxRetryJitterMs: 0, cacheTtlMs: TTL });
+}
+
+async function bed(): Promise<Bed> {
+  const ds = createMemoryDatastore();
+  const clock = new TestClock();
+  return { ds, clock, ipam: engine(ds, clock), other: engine(ds, new TestClock(START)) };
+}
+
+async function putPool(ds: Datastore, name: string, cidr: string, spec: Record<string, unknown> = {}): Promise<void> {
+  const key = { type: 'resource', kind: 'IPPool', name } as const;
+  const value = { kind: 'IPPool', apiVersion: 'projectcalico.org/v3', metadata: { name }, spec: { cidr, ...spec } };
+  await ds.applyKV(key, value as never);
+}
+
+async function putNode(ds: Datastore, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await ds.applyKV({ type: 'resource', kind: 'Node', name }, { kind: 'Node', apiVersion: 'projectcalico.org/v3', metadata: { name, labels }, spec: {}, status: {} } as never);
+}
+
+async function putReservation(ds: Datastore, name: string, reservedCIDRs: string[]): Promise<void> {
+  await ds.applyKV({ type: 'resource', kind: 'IPReservation', name }, { kind: 'IPReservation', apiVersion: 'projectcalico.org/v3', metadata: { name }, spec: { reservedCIDRs } } as never);
+}
+
+/** The IPAM state (values only: revisions differ between the copies). */
+async function ipamState(ds: Datastore): Promise<string> {
+  const parts: unknown[] = [];
+  for (const type of ['block', 'blockAffinity', 'handle', 'ipamConfig'] as const) {
+    const list = await ds.listKV({ type } as never);
+    parts.push(list.items.map((i) => [i.key, i.value]));
+  }
+  return JSON.stringify(parts, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+type Outcome = { ok: true; ips: string[]; ips6: string[]; msgs: string[] } | { ok: false; error: string; partial: string[] };
+
+async function outcome(ipam: IPAM, args: AutoAssignArgs): Promise<Outcome> {
+  try {
+    const r = await ipam.autoAssign(args);
+    return { ok: true, ips: r.ipv4?.ips ?? [], ips6: r.ipv6?.ips ?? [], msgs: [...(r.ipv4?.msgs ?? []), ...(r.ipv6?.msgs ?? [])] };
+  } catch (error) {
+    return { ok: false, error: `${(error as Error).name}: ${(error as Error).message}`, partial: partialResultOf(error)?.ipv4?.ips ?? [] };
+  }
+}
+
+/**
+ * Runs `args` on the cached engine and on a fresh engine over a copy of the datastore (same
+ * clock state), and asserts identical outcomes and stored state. Returns the outcome.
+ */
+async function sameAsFresh(b: Bed, args: AutoAssignArgs): Promise<Outcome> {
+  const twin = createMemoryDatastore({ snapshot: b.ds.snapshot() });
+  const fresh = createIPAM(twin, { clock: b.clock.copy(), maxRetryJitterMs: 0, cacheTtlMs: 0 });
+  const expected = await outcome(fresh, args);
+  const actual = await outcome(b.ipam, args);
+  assert.deepEqual(actual, expected, 'the cached engine answers as a fresh engine does');
+  assert.equal(await ipamState(b.ds), await ipamState(twin), 'and leaves the same IPAM state');
+  await assertIPAMInvariants(b.ds);
+  await twin.close();
+  return actual;
+}
+
+const W = 'Workload' as const;
+let seq = 0;
+const pod = (host: string, extra: Partial<AutoAssignArgs> = {}): AutoAssignArgs => ({ num4: 1, hostname: host, intendedUse: W, handleId: `pod-${seq++}`, ...extra });
+
+async function warm(b: Bed, host: string, n = 3): Promise<string[]> {
+  const ips: string[] = [];
+  for (let i = 0; i < n; i++) ips.push(...(await b.ipam.autoAssign(pod(host))).ipv4!.ips);
+  return ips;
+}
+
+describe('optimistic caches: changes behind the engine are honoured as Calico would', () => {
+  test('a pool disabled by another client is not used any more (pool revision condition)', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24');
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24');
+    await putNode(b.ds, 'n');
+    assert.match((await warm(b, 'n'))[0]!, /^10\.1\./);
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24', { disabled: true });
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(out.ok && /^10\.2\./.test(out.ips[0]!), 'moved to the enabled pool');
+  });
+
+  test("a pool's node selector changed so it no longer selects the node (release of the empty affinity, other pool)", async () => {
+    const b = await bed();
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24');
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24');
+    await putNode(b.ds, 'n', { zone: 'a' });
+    const ips = await warm(b, 'n', 2);
+    await b.ipam.releaseIPs(ips.map((ip) => ({ address: ip.split('/')[0]! })));
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24', { nodeSelector: 'zone == "b"' });
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(out.ok && /^10\.2\./.test(out.ips[0]!));
+  });
+
+  test('node labels changed by another client (node revision condition)', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24', { nodeSelector: 'zone == "a"' });
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24', { nodeSelector: 'zone == "b"' });
+    await putNode(b.ds, 'n', { zone: 'a' });
+    await warm(b, 'n');
+    await putNode(b.ds, 'n', { zone: 'b' });
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(out.ok && /^10\.2\./.test(out.ips[0]!));
+  });
+
+  test('the node deleted behind the engine: ResourceNotFoundError, nothing written', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    await warm(b, 'n');
+    await b.ds.deleteKV({ type: 'resource', kind: 'Node', name: 'n' });
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(!out.ok && /ResourceNotFoundError/.test(out.error));
+    await assert.rejects(b.ipam.autoAssign(pod('n')), (err) => ResourceNotFoundError.isInstance(err));
+  });
+
+  test('IPAM config changed by another engine: cooldown off frees cooling addresses at once (config revision condition)', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/28', { blockSize: 30 });
+    await putNode(b.ds, 'n');
+    await b.ipam.setIPAMConfig({ ipCooldownSeconds: 600 });
+    const ips = await warm(b, 'n', 3);
+    await b.ipam.releaseIPs([{ address: ips[1]!.split('/')[0]! }]);
+    await b.other.setIPAMConfig({ ipCooldownSeconds: 0 });
+    await sameAsFresh(b, pod('n'));
+    await sameAsFresh(b, pod('n'));
+  });
+
+  test('strict affinity and no auto-allocation set by another engine: no new block, error decided on fresh reads', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/29', { blockSize: 30 });
+    await putNode(b.ds, 'n');
+    await putNode(b.ds, 'm');
+    await warm(b, 'n', 4); // fills n's /30
+    await warm(b, 'm', 1);
+    await b.other.setIPAMConfig({ strictAffinity: true, autoAllocateBlocks: false });
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(!out.ok && /failed to find or claim a block/.test(out.error));
+  });
+
+  test("the host's affinities released by another engine (affinity and block revision conditions)", async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    const ips = await warm(b, 'n', 2);
+    await b.other.releaseIPs(ips.map((ip) => ({ address: ip.split('/')[0]! })));
+    await b.other.releaseHostAffinities({ host: 'n' });
+    await sameAsFresh(b, pod('n'));
+  });
+
+  test('another engine allocates from the same block: no address twice (block revision condition)', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    await warm(b, 'n', 2);
+    const theirs = (await b.other.autoAssign(pod('n', { num4: 5 }))).ipv4!.ips;
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(out.ok && !theirs.includes(out.ips[0]!));
+  });
+
+  test('a handle created by another engine under the same id is counted, not overwritten (handle condition)', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    await warm(b, 'n', 1);
+    await b.other.autoAssign({ num4: 2, hostname: 'n', intendedUse: W, handleId: 'shared' });
+    await sameAsFresh(b, { num4: 1, hostname: 'n', intendedUse: W, handleId: 'shared' });
+    assert.equal((await b.ipam.ipsByHandle('shared')).length, 3);
+  });
+
+  test('a block full when cached but freed by another engine is used again once cacheTtlMs passed', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24', { blockSize: 30 });
+    await putNode(b.ds, 'n');
+    const ips = await warm(b, 'n', 6); // first /30 full, second has 2
+    await b.other.releaseIPs([{ address: ips[0]!.split('/')[0]! }]);
+    b.clock.ms += TTL;
+    await sameAsFresh(b, pod('n'));
+  });
+
+  test('a pool created by another client is seen once cacheTtlMs passed', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24');
+    await putNode(b.ds, 'n');
+    await warm(b, 'n', 1);
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24'); // sorts first: Calico claims from it for new blocks
+    b.clock.ms += TTL;
+    await sameAsFresh(b, pod('n', { num4: 70 }));
+  });
+
+  test('an IPReservation created by another client is honoured once cacheTtlMs passed', async () => {
+    const b = await bed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    const ips = await warm(b, 'n', 1);
+    const block = ips[0]!.split('/')[0]!.split('.').slice(0, 3).join('.');
+    await putReservation(b.ds, 'r', [`${block}.1`, `${block}.2`]);
+    b.clock.ms += TTL;
+    const out = await sameAsFresh(b, pod('n', { num4: 2 }));
+    assert.ok(out.ok && !out.ips.some((ip) => ip.startsWith(`${block}.1/`) || ip.startsWith(`${block}.2/`)));
+  });
+
+  test('cacheTtlMs: 0 re-reads the lists on every call: a new reservation is honoured at once', async () => {
+    const ds = createMemoryDatastore();
+    const ipam = createIPAM(ds, { clock: new TestClock(), maxRetryJitterMs: 0, cacheTtlMs: 0 });
+    await putPool(ds, 'p', '10.1.0.0/29', { blockSize: 29 });
+    await putNode(ds, 'n');
+    assert.deepEqual((await ipam.autoAssign(pod('n'))).ipv4!.ips, ['10.1.0.0/29']);
+    await putReservation(ds, 'r', ['10.1.0.1']);
+    assert.deepEqual((await ipam.autoAssign(pod('n'))).ipv4!.ips, ['10.1.0.2/29']);
+  });
+
+  test('cacheTtlMs is validated', () => {
+    assert.throws(() => createIPAM(createMemoryDatastore(), { cacheTtlMs: -1 }), /cacheTtlMs/);
+  });
+});
