@@ -719,8 +719,12 @@ class MemoryWatch<K extends Key> implements Watch<K> {
  *
  * Semantics (shared with the etcd datastore): one global revision counter, incremented by every
  * write (a transaction takes one revision for all its keys); revisions are decimal strings.
- * Values are deep-copied on the way in and out, so callers can never change stored state; bigints
- * are kept. For v3 resources the stored object gets the key's kind, name and namespace, and the
+ * Values are copied on the way in and out, so callers can never change stored state; bigints
+ * are kept. IPAM values of the contract's exact shape take a fast field-by-field copier; in
+ * blocks, attribute records are stored deep-frozen and shared with the copies handed out (a record
+ * that is already deep-frozen is stored as is), everything else is copied. Lists use per-kind
+ * tables and indexes (affinities by host, blocks by IP version, resources by namespace) and sort
+ * only what they return. For v3 resources the stored object gets the key's kind, name and namespace, and the
  * object returned carries `metadata.resourceVersion` = the pair's revision. Watches keep their own
  * queue (a slow consumer never loses events) and resume from any revision still in the history
  * (see {@link MemoryDatastoreOptions.historyLimit} and {@link MemoryDatastore.compact}).
