@@ -157,12 +157,10 @@ async function releaseQuietly(ipam: IPAM, handleId: string): Promise<void> {
 export async function ipamDel(datastore: Datastore, conf: CalicoNetConf, owner: IpamOwner): Promise<void> {
   const ipam = createIPAM(datastore, { hostname: owner.nodename });
   const legacy = owner.pod !== undefined && owner.namespace !== undefined ? `${owner.namespace}.${owner.pod}` : owner.containerId;
-  for (const handle of [handleIdOf(conf.name, owner.containerId), legacy]) {
-    try {
-      await ipam.releaseByHandle(handle);
-    } catch (error) {
-      if (!ResourceNotFoundError.isInstance(error)) throw calicoFailure('failed to release addresses', error);
-    }
+  const handles = [handleIdOf(conf.name, owner.containerId), legacy];
+  const outcomes = await Promise.allSettled(handles.map((handle) => ipam.releaseByHandle(handle)));
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected' && !ResourceNotFoundError.isInstance(outcome.reason)) throw calicoFailure('failed to release addresses', outcome.reason);
   }
 }
 

@@ -435,13 +435,19 @@ export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promi
     });
   try {
     if (ids.orchestrator === 'k8s') {
+      const t = performance.now();
       try {
         await deleteEndpoint();
       } catch (error) {
         throw calicoFailure('', error);
       }
-      await teardown();
-      await releaseIpam();
+      log.timing('endpoint delete', t);
+      // The interface and the addresses are independent: remove both at once.
+      const t2 = performance.now();
+      const [down, released] = await Promise.allSettled([teardown(), releaseIpam()]);
+      log.timing('interface teardown + IPAM release', t2);
+      if (down.status === 'rejected') throw down.reason;
+      if (released.status === 'rejected') throw released.reason;
     } else {
       let ipamError: unknown;
       try {
