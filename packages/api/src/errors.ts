@@ -21,6 +21,18 @@ function markerFor(name: string): symbol {
   return Symbol.for(`@libcalico-ts/error/${name}`);
 }
 
+/**
+ * The stable name of an error class: its own static `errorName` when it declares one, else its
+ * constructor name. Classes declare `errorName` so that minifiers, which rename classes (and do
+ * so differently in each bundle), cannot break `name` or `isInstance`. Subclasses in other
+ * packages should declare it too: `static override readonly errorName = 'MyError';`.
+ */
+function errorNameOf(ctor: unknown): string | undefined {
+  if (typeof ctor !== 'function') return undefined;
+  const own = Object.prototype.hasOwnProperty.call(ctor, 'errorName') ? (ctor as { errorName?: unknown }).errorName : undefined;
+  return typeof own === 'string' ? own : (ctor as { name?: string }).name || undefined;
+}
+
 /** Identifies the object an error is about: a resource (kind/namespace/name) or a datastore key. */
 export type ErrorIdentifier =
   | { kind: string; name: string; namespace?: string }
@@ -44,25 +56,34 @@ export class CalicoError extends Error {
   /** Whether repeating the same operation may succeed. */
   readonly isRetryable: boolean = false;
 
+  /** The class's stable name (see the note on minification in {@link CalicoError.isInstance}). */
+  static readonly errorName: string = 'CalicoError';
+
   constructor(message: string, options: CalicoErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    this.name = errorNameOf(new.target) ?? 'CalicoError';
     if (options.identifier !== undefined) this.identifier = options.identifier;
-    Object.defineProperty(this, markerFor(new.target.name), { value: true });
     // Every class in the chain marks the instance, so `isInstance` works for base classes too.
-    let proto = Object.getPrototypeOf(new.target.prototype);
+    let proto: object | null = new.target.prototype;
     while (proto && proto !== Error.prototype) {
-      const ctor = proto.constructor as { name?: string };
-      if (ctor?.name) Object.defineProperty(this, markerFor(ctor.name), { value: true });
+      const name = errorNameOf((proto as { constructor?: unknown }).constructor);
+      if (name && !Object.prototype.hasOwnProperty.call(this, markerFor(name))) {
+        Object.defineProperty(this, markerFor(name), { value: true });
+      }
       proto = Object.getPrototypeOf(proto);
     }
   }
 
-  /** True when `error` is a CalicoError of this class (or a subclass), from any copy of the package. */
+  /**
+   * True when `error` is a CalicoError of this class (or a subclass), from any copy of the
+   * package (ESM and CommonJS builds side by side, separate bundles, minified bundles). It checks
+   * a `Symbol.for` marker named after the class's `errorName`.
+   */
   static isInstance(error: unknown): boolean {
     if (typeof error !== 'object' || error === null) return false;
     if (this === CalicoError) return (error as Record<symbol, unknown>)[MARKER] === true;
-    return (error as Record<symbol, unknown>)[markerFor(this.name)] === true;
+    const name = errorNameOf(this);
+    return name !== undefined && (error as Record<symbol, unknown>)[markerFor(name)] === true;
   }
 }
 
@@ -78,6 +99,7 @@ export function describeIdentifier(identifier: ErrorIdentifier | undefined): str
 
 /** The resource or key does not exist. (libcalico-go: ErrorResourceDoesNotExist) */
 export class ResourceNotFoundError extends CalicoError {
+  static override readonly errorName: string = 'ResourceNotFoundError';
   constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
     super(options.message ?? `resource does not exist: ${describeIdentifier(identifier)}`, { ...options, identifier });
   }
@@ -85,6 +107,7 @@ export class ResourceNotFoundError extends CalicoError {
 
 /** A create found the resource or key already present. (libcalico-go: ErrorResourceAlreadyExists) */
 export class ResourceExistsError extends CalicoError {
+  static override readonly errorName: string = 'ResourceExistsError';
   constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
     super(options.message ?? `resource already exists: ${describeIdentifier(identifier)}`, { ...options, identifier });
   }
@@ -92,6 +115,7 @@ export class ResourceExistsError extends CalicoError {
 
 /** A compare-and-swap failed: the stored revision is not the one given. (libcalico-go: ErrorResourceUpdateConflict) */
 export class UpdateConflictError extends CalicoError {
+  static override readonly errorName: string = 'UpdateConflictError';
   override readonly isRetryable = true;
   constructor(identifier: ErrorIdentifier, options: Omit<CalicoErrorOptions, 'identifier'> & { message?: string } = {}) {
     super(
@@ -113,6 +137,7 @@ export interface FieldError {
 
 /** Input was rejected; `fields` lists every problem found, not only the first. */
 export class ValidationError extends CalicoError {
+  static override readonly errorName: string = 'ValidationError';
   readonly fields: FieldError[];
   constructor(
     fields: FieldError[],
@@ -126,13 +151,18 @@ export class ValidationError extends CalicoError {
 }
 
 /** The operation is not supported (by this backend, for this kind, in this mode). */
-export class OperationNotSupportedError extends CalicoError {}
+export class OperationNotSupportedError extends CalicoError {
+  static override readonly errorName: string = 'OperationNotSupportedError';
+}
 
 /** A datastore failed in a way not covered by a more specific class (e.g. a corrupt stored value). */
-export class DatastoreError extends CalicoError {}
+export class DatastoreError extends CalicoError {
+  static override readonly errorName: string = 'DatastoreError';
+}
 
 /** The datastore cannot be reached (connection refused, timeout, no leader). Usually retryable. */
 export class DatastoreUnavailableError extends DatastoreError {
+  static override readonly errorName: string = 'DatastoreUnavailableError';
   override readonly isRetryable: boolean;
   constructor(message: string, options: CalicoErrorOptions & { isRetryable?: boolean } = {}) {
     super(message, options);
@@ -142,6 +172,7 @@ export class DatastoreUnavailableError extends DatastoreError {
 
 /** A watch asked for a revision the datastore has compacted away (etcd compaction, Kubernetes 410 Gone). Relist. */
 export class WatchTooOldError extends DatastoreError {
+  static override readonly errorName: string = 'WatchTooOldError';
   constructor(revision: string, options: CalicoErrorOptions & { message?: string } = {}) {
     super(options.message ?? `watch revision ${revision} is too old (compacted); relist and watch again`, options);
   }
@@ -149,6 +180,7 @@ export class WatchTooOldError extends DatastoreError {
 
 /** Text could not be parsed (YAML, JSON, a selector, a CIDR, a CNI config...). */
 export class ParseError extends CalicoError {
+  static override readonly errorName: string = 'ParseError';
   /** Zero-based character offset of the problem, when known. */
   readonly position?: number;
   /** One-based line of the problem, when known (multi-line inputs such as manifests). */

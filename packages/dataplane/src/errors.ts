@@ -9,6 +9,7 @@ import { CalicoError, OperationNotSupportedError, type CalicoErrorOptions } from
  * `code` its symbolic name (e.g. `EEXIST`) and `operation` a short description of the request.
  */
 export class NetlinkError extends CalicoError {
+  static override readonly errorName: string = 'NetlinkError';
   /** Positive errno value reported by the kernel. */
   readonly errno: number;
   /** Symbolic errno name, e.g. `EEXIST`, `ENODEV`, `EINVAL`. */
@@ -28,6 +29,7 @@ export class NetlinkError extends CalicoError {
  * not available). Subclass of `OperationNotSupportedError`.
  */
 export class KernelNotSupportedError extends OperationNotSupportedError {
+  static override readonly errorName: string = 'KernelNotSupportedError';
   /** The missing feature, e.g. `ipip`. */
   readonly feature: string;
   constructor(feature: string, options: CalicoErrorOptions & { message?: string } = {}) {
@@ -38,6 +40,7 @@ export class KernelNotSupportedError extends OperationNotSupportedError {
 
 /** An external command (iptables-restore, ip netns, nsenter...) failed. */
 export class CommandError extends CalicoError {
+  static override readonly errorName: string = 'CommandError';
   /** The command line that failed. */
   readonly command: string[];
   /** Exit status, or null when killed by a signal / not started. */
@@ -56,4 +59,6 @@ export class CommandError extends CalicoError {
 }
 
 /** A netns worker process failed or died, or an RPC to it timed out. */
-export class NetnsWorkerError extends CalicoError {}
+export class NetnsWorkerError extends CalicoError {
+  static override readonly errorName: string = 'NetnsWorkerError';
+}
