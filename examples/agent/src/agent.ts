@@ -7,7 +7,8 @@
  * 3. routes: the calculator's Felix-owned routes, diffed against the kernel and applied (only the
  *    routes the agent owns are ever touched, see route-plan.ts); VXLAN ARP/FDB entries;
  * 4. NAT-outgoing iptables rules (`iptables-restore --noflush`, unchanged tables run nothing);
- * 5. the BIRD files, written atomically only when they changed, then `birdc configure`;
+ * 5. the BIRD files (BGP passwords from the secret source), written atomically only when they
+ *    changed, mode 0600 when they hold a password, then `birdc configure`;
  * 6. metrics.
  *
  * Nothing is programmed before the syncer is in sync (so a restart never deletes routes it has
@@ -41,6 +42,7 @@ import { routeChangesOf } from './changes.js';
 import type { Logger } from './log.js';
 import { MetricsRegistry, startMetricsServer, updateIpamMetrics, type HealthState } from './metrics.js';
 import { planRoutes, toKernelRoute } from './route-plan.js';
+import { PasswordResolver, type SecretSource } from './secrets.js';
 import { reconcileTunnelAddress, type TunnelKind } from './tunnel.js';
 
 /** Which networking backend runs on the node (calico-node's `CALICO_NETWORKING_BACKEND`). */
@@ -83,6 +85,20 @@ export interface AgentOptions {
   syncerOptions?: SyncerOptions;
   /** Grace period for unexpected workload routes (ms, default 10,000). */
   workloadRouteGraceMs?: number;
+  /**
+   * Where BGP passwords (`secretKeyRef`s of BGPPeers and of BGPConfiguration `default`'s
+   * `nodeMeshPassword`) come from. Unset: no password lines (each referenced one is warned about).
+   * The caller owns the source (closes it after `stop()`).
+   */
+  secrets?: SecretSource;
+  /** Namespace of the password Secrets (calico-node's `NAMESPACE`; default `kube-system`). */
+  namespace?: string;
+  /**
+   * Re-read the secrets in use this often and re-render the BIRD files when one changed (ms,
+   * default 30,000; 0: only when the datastore changes or on the resync interval). Also the age
+   * under which a cached value is reused by a render.
+   */
+  secretRefreshMs?: number;
 }
 
 /** Counters of what the last pass did (also exported as metrics). */
@@ -149,6 +165,9 @@ export class Agent {
   private readonly firstSeen = new Map<string, number>();
   private server: { port: number; close(): Promise<void> } | undefined;
   private pendingReload = false;
+  private readonly passwords: PasswordResolver;
+  private secretTimer: NodeJS.Timeout | undefined;
+  private secretRefreshing = false;
   private readonly iptables: IptablesApplier | undefined;
   private inSyncWaiters: (() => void)[] = [];
   private passWaiters: { after: number; resolve: () => void }[] = [];
@@ -162,6 +181,12 @@ export class Agent {
     this.options = options;
     this.log = options.logger;
     this.cache = new ClusterCache(options.nodeName);
+    this.passwords = new PasswordResolver({
+      source: options.secrets,
+      logger: options.logger,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      maxAgeMs: options.secretRefreshMs ?? 30_000,
+    });
     if (options.iptables ?? true) {
       this.iptables = new IptablesApplier({
         ...(options.netns !== undefined ? { netns: options.netns } : {}),
@@ -239,6 +264,28 @@ export class Agent {
       }, interval);
       this.resyncTimer.unref();
     }
+    const secretRefresh = o.secretRefreshMs ?? 30_000;
+    if (o.secrets && secretRefresh > 0) {
+      this.secretTimer = setInterval(() => void this.refreshSecrets(), secretRefresh);
+      this.secretTimer.unref();
+    }
+  }
+
+  /** Re-reads the secrets the BIRD files use; a changed value schedules a BIRD pass. */
+  private async refreshSecrets(): Promise<void> {
+    if (this.secretRefreshing || this.stopController.signal.aborted) return;
+    this.secretRefreshing = true;
+    try {
+      if (await this.passwords.refresh()) {
+        this.log.info('a BGP password secret changed; re-rendering the BIRD files');
+        this.dirty.bird = true;
+        this.schedule(this.options.debounceMs ?? 50);
+      }
+    } catch (error) {
+      this.log.warn('re-reading BGP password secrets failed', { error });
+    } finally {
+      this.secretRefreshing = false;
+    }
   }
 
   /** Resolves once the syncer reported `in-sync`. */
@@ -259,6 +306,7 @@ export class Agent {
     this.stopController.abort();
     if (this.timer) clearTimeout(this.timer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.secretTimer) clearInterval(this.secretTimer);
     await this.syncer?.stop();
     await this.running?.catch(() => undefined);
     await this.server?.close();
@@ -533,12 +581,18 @@ export class Agent {
     const o = this.options;
     if ((o.backend ?? 'bird') !== 'bird' || !o.birdDir) return;
     if (!this.cache.localNode) return;
-    const { files, warnings } = renderBirdConfigWithWarnings({
-      nodeName: o.nodeName,
-      resources: this.cache.bgpResources(),
-      blockAffinities: this.cache.localAffinities(),
-      dialect: o.dialect ?? 'calico',
-    });
+    const resources = this.cache.bgpResources();
+    const blockAffinities = this.cache.localAffinities();
+    const { files, warnings } = await this.passwords.render((secrets) =>
+      renderBirdConfigWithWarnings({
+        nodeName: o.nodeName,
+        resources,
+        blockAffinities,
+        dialect: o.dialect ?? 'calico',
+        secrets,
+        environment: { NAMESPACE: this.passwords.namespace },
+      }),
+    );
     for (const w of warnings) this.warnOnce(`bird-${w.code}-${w.message}`, `BIRD config: ${w.message}`, { code: w.code });
     const written = await writeBirdFiles(o.birdDir, files);
     report.birdChanged = written.changed;

@@ -5,9 +5,9 @@
  * calico-agent run    --node NAME [--config FILE] [--netns NAME] [--ip CIDR] [--backend bird|vxlan|none]
  *                     [--bird-dir DIR] [--bird-socket PATH] [--dialect calico|bird2]
  *                     [--metrics-address HOST:PORT|none] [--calico-version v3.N] [--no-iptables]
- *                     [--resync-interval SECONDS] [--log-level debug|info|warn|error]
+ *                     [--resync-interval SECONDS] [--secrets-dir DIR] [--log-level debug|info|warn|error]
  * calico-agent routes --node NAME [--config FILE] [--netns NAME] [--backend ...] [--calico-version v3.N] [--parent-device DEV]
- * calico-agent bird   --node NAME --out DIR --onetime [--dialect calico|bird2] [--config FILE]
+ * calico-agent bird   --node NAME --out DIR --onetime [--dialect calico|bird2] [--config FILE] [--secrets-dir DIR]
  * ```
  */
 import { ValidationError } from '@libcalico-ts/api';
@@ -18,7 +18,7 @@ import type { NetworkingBackend } from './agent.js';
 export const USAGE = `Usage:
   calico-agent run    --node NAME [options]   watch the datastore and program this node
   calico-agent routes --node NAME [options]   print the computed route table (ip route form); program nothing
-  calico-agent bird   --node NAME --out DIR --onetime [--dialect calico|bird2]
+  calico-agent bird   --node NAME --out DIR --onetime [--dialect calico|bird2] [--secrets-dir DIR]
                                               write the BIRD files once and exit (confd -onetime)
 
 Datastore (as calicoctl): DATASTORE_TYPE=etcdv3|kubernetes, ETCD_ENDPOINTS, ETCD_*_FILE, KUBECONFIG,
@@ -37,6 +37,9 @@ Options:
   --parent-device DEV        device carrying the node address (default: detected)
   --no-iptables              do not program NAT-outgoing rules
   --resync-interval SECONDS  full re-check period (default 90; 0 disables)
+  --secrets-dir DIR          BGP passwords from files DIR/<secret-name>/<key> (a Secret volume mount);
+                             default with DATASTORE_TYPE=kubernetes: the Secrets in $NAMESPACE
+                             (default kube-system) through the Kubernetes API
   --log-level LEVEL          debug, info (default), warn, error
   --out DIR, --onetime       see 'bird'
   -h, --help                 this text
@@ -63,11 +66,14 @@ export interface CliOptions {
   logLevel: LogLevel;
   out?: string;
   onetime: boolean;
+  /** `--secrets-dir`: BGP password Secrets as files `DIR/<name>/<key>`. */
+  secretsDir?: string;
 }
 
 const VALUE_FLAGS = new Set([
   '--node', '--config', '--netns', '--ip', '--backend', '--bird-dir', '--bird-socket', '--dialect',
   '--metrics-address', '--calico-version', '--parent-device', '--resync-interval', '--log-level', '--out',
+  '--secrets-dir',
 ]);
 
 /** Thrown for `--help`: print usage, exit 0. */
@@ -123,6 +129,9 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   if (version !== undefined && !/^v?3\.\d+$/.test(version)) fields.push({ name: '--calico-version', value: version, reason: 'must be v3.N' });
   const netns = values.get('--netns');
   if (netns !== undefined && (netns === '' || netns.includes('/') && !netns.startsWith('/'))) fields.push({ name: '--netns', value: netns, reason: 'must be a namespace name or an absolute path' });
+  const secretsDir = values.get('--secrets-dir');
+  if (secretsDir !== undefined && secretsDir === '') fields.push({ name: '--secrets-dir', value: secretsDir, reason: 'must be a directory path' });
+  if (secretsDir !== undefined && command === 'routes') fields.push({ name: '--secrets-dir', value: secretsDir, reason: 'only run and bird use BGP passwords' });
   if (command === 'bird') {
     if (!values.has('--out')) fields.push({ name: '--out', value: undefined, reason: 'required by bird' });
     if (!switches.has('--onetime')) fields.push({ name: '--onetime', value: undefined, reason: 'bird only runs once (use run to keep the files current)' });
@@ -139,7 +148,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     logLevel: logLevel as LogLevel,
     onetime: switches.has('--onetime'),
   };
-  const optional = { config: '--config', netns: '--netns', ip: '--ip', birdDir: '--bird-dir', birdSocket: '--bird-socket', calicoVersion: '--calico-version', parentDevice: '--parent-device', out: '--out' } as const;
+  const optional = { config: '--config', netns: '--netns', ip: '--ip', birdDir: '--bird-dir', birdSocket: '--bird-socket', calicoVersion: '--calico-version', parentDevice: '--parent-device', out: '--out', secretsDir: '--secrets-dir' } as const;
   for (const [field, flag] of Object.entries(optional)) {
     const value = values.get(flag);
     if (value !== undefined) (out as unknown as Record<string, string>)[field] = value;

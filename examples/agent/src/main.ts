@@ -4,7 +4,7 @@
  */
 import { CalicoError, ValidationError } from '@libcalico-ts/api';
 import { renderBirdConfig } from '@libcalico-ts/bgp';
-import { createClientFromConfigFile, createClientFromEnv, type Client } from '@libcalico-ts/client';
+import { calicoAPIConfigFromEnv, createClientFromConfig, loadCalicoAPIConfigFile, type CalicoAPIConfig, type Client } from '@libcalico-ts/client';
 import { NetlinkClient, openNetns, type NetlinkOps } from '@libcalico-ts/dataplane';
 import type { SyncUpdate } from '@libcalico-ts/datastore';
 import { computeRoutes, formatIpRoute, type RouteOptions } from '@libcalico-ts/routes';
@@ -14,9 +14,37 @@ import { AGENT_LISTS, ClusterCache } from './cache.js';
 import { HelpRequested, USAGE, parseArgs, type CliOptions } from './cli.js';
 import { createLogger, type Logger } from './log.js';
 import { parseListenAddress } from './metrics.js';
+import { DirectorySecretSource, PasswordResolver, type SecretSource } from './secrets.js';
 
-async function makeClient(options: CliOptions): Promise<Client> {
-  return options.config ? createClientFromConfigFile(options.config) : createClientFromEnv();
+/** The datastore configuration: `--config FILE`, else the environment (as calicoctl). */
+async function loadConfig(options: CliOptions): Promise<CalicoAPIConfig> {
+  return options.config ? loadCalicoAPIConfigFile(options.config) : calicoAPIConfigFromEnv();
+}
+
+async function makeClient(options: CliOptions, config?: CalicoAPIConfig): Promise<Client> {
+  return createClientFromConfig(config ?? (await loadConfig(options)));
+}
+
+/**
+ * The BGP password source: `--secrets-dir` when given, else the Kubernetes API in Kubernetes
+ * datastore mode (through the datastore's kubeconfig), else none.
+ * @throws ValidationError when `--secrets-dir` is not a directory.
+ */
+export async function makeSecretSource(options: Pick<CliOptions, 'secretsDir'>, config: CalicoAPIConfig, log: Logger): Promise<SecretSource | undefined> {
+  if (options.secretsDir !== undefined) {
+    const { stat } = await import('node:fs/promises');
+    const info = await stat(options.secretsDir).catch(() => undefined);
+    if (!info?.isDirectory()) throw new ValidationError([{ name: '--secrets-dir', value: options.secretsDir, reason: 'not a directory' }]);
+    log.info('BGP passwords from a secrets directory', { dir: options.secretsDir });
+    return new DirectorySecretSource(options.secretsDir, { logger: log });
+  }
+  if (config.spec.datastoreType === 'kubernetes') {
+    const { createKubernetesSecretSource } = await import('./secrets-kubernetes.js');
+    const source = await createKubernetesSecretSource(config.spec, log);
+    log.info('BGP passwords from Kubernetes Secrets', { source: source.description });
+    return source;
+  }
+  return undefined;
 }
 
 async function openOps(options: CliOptions): Promise<NetlinkOps> {
@@ -75,20 +103,32 @@ async function routesCommand(options: CliOptions, log: Logger): Promise<number> 
 
 /** `bird --onetime`: renders and writes the six files, then exits. */
 async function birdCommand(options: CliOptions, log: Logger): Promise<number> {
-  const client = await makeClient(options);
+  const config = await loadConfig(options);
+  const client = await makeClient(options, config);
+  let secrets: SecretSource | undefined;
   try {
+    secrets = await makeSecretSource(options, config, log);
+    const passwords = new PasswordResolver({ source: secrets, logger: log, ...(process.env.NAMESPACE ? { namespace: process.env.NAMESPACE } : {}) });
     const cache = await loadCache(client, options.node);
-    const files = renderBirdConfig({
-      nodeName: options.node,
-      resources: cache.bgpResources(),
-      blockAffinities: cache.localAffinities(),
-      dialect: options.dialect,
-      onWarning: (warning) => log.warn(warning.message, { code: warning.code }),
-    });
+    const warnings = new Map<string, { message: string; code: string }>();
+    const files = await passwords.render((lookup) =>
+      renderBirdConfig({
+        nodeName: options.node,
+        resources: cache.bgpResources(),
+        blockAffinities: cache.localAffinities(),
+        dialect: options.dialect,
+        secrets: lookup,
+        environment: { NAMESPACE: passwords.namespace },
+        // (rendering may run twice when secrets had to be read: report each warning once)
+        onWarning: (warning) => warnings.set(`${warning.code} ${warning.message}`, warning),
+      }),
+    );
+    for (const warning of warnings.values()) log.warn(warning.message, { code: warning.code });
     const result = await writeBirdFiles(options.out!, files);
     log.info('BIRD files written', { dir: options.out, changed: result.changed, unchanged: result.unchanged });
     return 0;
   } finally {
+    await secrets?.close();
     await client.close();
   }
 }
@@ -96,7 +136,15 @@ async function birdCommand(options: CliOptions, log: Logger): Promise<number> {
 /** `run`: the agent until SIGTERM/SIGINT. */
 async function runCommand(options: CliOptions, log: Logger): Promise<number> {
   const metricsAddress = options.metricsAddress ? parseListenAddress(options.metricsAddress) : undefined;
-  const client = await makeClient(options);
+  const config = await loadConfig(options);
+  const client = await makeClient(options, config);
+  let secrets: SecretSource | undefined;
+  try {
+    secrets = await makeSecretSource(options, config, log);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
   const ops = await openOps(options);
   const agent = new Agent({
     nodeName: options.node,
@@ -113,6 +161,8 @@ async function runCommand(options: CliOptions, log: Logger): Promise<number> {
     iptables: options.iptables,
     resyncIntervalMs: options.resyncIntervalMs,
     ...(options.ip ? { nodeAddress: options.ip } : {}),
+    ...(secrets ? { secrets } : {}),
+    ...(process.env.NAMESPACE ? { namespace: process.env.NAMESPACE } : {}),
   });
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -120,6 +170,7 @@ async function runCommand(options: CliOptions, log: Logger): Promise<number> {
     log.info('stopping (routes and devices are left in place)', { signal });
     stopping = (async () => {
       await agent.stop();
+      await secrets?.close().catch(() => undefined);
       await client.close().catch((error) => log.warn('closing the datastore failed', { error }));
       await ops.close().catch(() => undefined);
     })();
