@@ -59,7 +59,8 @@ const selector: FuzzTarget = {
     assert.equal(parseSelector(settled).toString(), settled, `canonical form settles for ${JSON.stringify(text)}`);
     if (settled !== canonical) assert.match(canonical, /!!/, `only double negations may reprint differently: ${JSON.stringify(text)}`);
     // Matching never throws, whatever the labels, and the reprinted forms agree with the original.
-    for (const labels of [{ a: 'v', app: '', 'k8s.io/app': 'x' }, {}, { x: '1', b: 'x', has: 'a' }]) {
+    const labelSets: Record<string, string>[] = [{ a: 'v', app: '', 'k8s.io/app': 'x' }, {}, { x: '1', b: 'x', has: 'a' }];
+    for (const labels of labelSets) {
       const expected = parsed.matches(labels);
       assert.equal(again.matches(labels), expected, `reprint of ${JSON.stringify(text)} matches the same labels`);
     }
