@@ -19,6 +19,7 @@ import type { ParsedCIDR } from './ip.js';
 import { compileNodeSelector } from './node-selector.js';
 import type {
   BirdConfigWarning,
+  BirdDialect,
   BirdEnvironment,
   BlockAffinityInput,
   KubernetesObject,
@@ -163,6 +164,7 @@ export interface FamilyModel {
 
 interface Context {
   nodeName: string;
+  dialect: BirdDialect;
   env: BirdEnvironment;
   secrets: SecretLookup | undefined;
   warn: (w: BirdConfigWarning) => void;
@@ -325,6 +327,7 @@ function buildContext(options: RenderBirdConfigOptions, warn: (w: BirdConfigWarn
     filters,
     pools,
     selectorCache: new Map(),
+    dialect: options.dialect ?? 'calico',
   };
 }
 
@@ -674,17 +677,54 @@ function importFilter(ctx: Context, filters: readonly string[], family: Family, 
   ];
 }
 
+/**
+ * The peer export filter. confd's text turns the route's kernel metric into `bgp_local_pref`
+ * (a route without `krt_metric` counts as normal priority). In the `bird2` dialect a kernel
+ * metric of 0 counts as "no metric" too: that is what a workload route without a metric (CNI,
+ * Felix before v3.32) means, and Felix's elevated priority is never 0 (its range is 1..2^31-2).
+ * Without this, such a route would pass `calico_aggr()`'s `krt_metric < P` branch and every pod
+ * /32 would be exported beside its block with the highest local preference.
+ */
 function exportFilter(ctx: Context, filters: readonly string[], family: Family, sameAS: boolean, prio: number): string[] {
   return [
     'if (defined(source) && source = RTS_BGP && defined(bgp_local_pref)) then {',
     `  krt_metric = ${BIRD_INT_MAX} - bgp_local_pref;`,
     '} else {',
-    `  if (!defined(krt_metric)) then { krt_metric = ${prio}; }`,
+    ctx.dialect === 'bird2'
+      ? `  if (!defined(krt_metric) || krt_metric = 0) then { krt_metric = ${prio}; } # kernel metric 0 = none: normal priority`
+      : `  if (!defined(krt_metric)) then { krt_metric = ${prio}; }`,
     `  bgp_local_pref = ${BIRD_INT_MAX} - krt_metric;`,
     '}',
     ...filterCalls(ctx, filters, 'export', family, sameAS),
     `calico_export_to_bgp_peers(${sameAS});`,
     'reject;',
+  ];
+}
+
+/**
+ * `calico_kernel_programming`'s metric for BGP-learned routes: `2^31-1 - bgp_local_pref`, the
+ * normal priority when there is no local preference, and a higher BIRD preference for an
+ * elevated (live-migration) route.
+ *
+ * In the `bird2` dialect a route at normal (or lower) priority is installed with no metric, as
+ * Calico's BIRD 1.x installed every route before v3.32 and as the reference tables show
+ * (`... via 192.168.3.126 dev eth0 proto bird`); an elevated route keeps its metric so that it
+ * still beats the normal one. (With the calico dialect's text, BIRD 1.x puts `metric P` on every
+ * route learned from a Calico peer, and `2^31-1 - 100` on routes that arrive with BIRD's default
+ * local preference; the bird2 dialect follows the reference layout instead.)
+ */
+function setMetricLines(dialect: BirdDialect, prio: number): string[] {
+  return [
+    '  if (defined(source) && (source = RTS_BGP) && !defined(krt_metric)) then {',
+    `      krt_metric = ${prio};`,
+    '      if (defined(bgp_local_pref)) then {',
+    `          krt_metric = ${BIRD_INT_MAX} - bgp_local_pref;`,
+    '      }',
+    `      if (krt_metric < ${prio}) then {`,
+    `          preference = ${OVERRIDE_PREFERENCE};`,
+    ...(dialect === 'bird2' ? ['      } else {', '          krt_metric = 0; # normal priority: no kernel metric'] : []),
+    '      }',
+    '  }',
   ];
 }
 
@@ -1177,17 +1217,7 @@ export function buildModels(options: RenderBirdConfigOptions, warn: (w: BirdConf
       ],
       exportEnabledPools: pl.enabled,
       kernelPools: pl.kernel,
-      setMetric: [
-        '  if (defined(source) && (source = RTS_BGP) && !defined(krt_metric)) then {',
-        `      krt_metric = ${prio};`,
-        '      if (defined(bgp_local_pref)) then {',
-        `          krt_metric = ${BIRD_INT_MAX} - bgp_local_pref;`,
-        '      }',
-        `      if (krt_metric < ${prio}) then {`,
-        `          preference = ${OVERRIDE_PREFERENCE};`,
-        '      }',
-        '  }',
-      ],
+      setMetric: setMetricLines(ctx.dialect, prio),
       wireguardKernel,
       staticRoutes: byKeyName(svc.routes, family),
       rejectCidrs: byKeyName(svc.rejects, family),

@@ -73,6 +73,9 @@ export function renderMain(m: FamilyModel, dialect: BirdDialect): string {
   else out.push('  export filter calico_kernel_programming; # Default is export none');
   out.push(...KERNEL_GR_COMMENT);
   out.push('  merge paths on;    # Allow export multipath routes (ECMP)');
+  // BIRD 2 stamps its own metric (default 32) on every route it installs; BIRD 1.x's default is 0,
+  // "undefined": each route's krt_metric (set by calico_kernel_programming) or none.
+  if (b2) out.push("  metric 0;          # No metric of BIRD's own (BIRD 1.x default): krt_metric decides");
   out.push('}', '');
   out.push('# Watch interface up/down events.');
   out.push('protocol device {');
@@ -187,6 +190,12 @@ export function renderIpam(m: FamilyModel, dialect: BirdDialect): string {
   out.push(...m.exportEnabledPools);
   out.push('}', '');
   out.push('filter calico_kernel_programming {');
+  if (dialect === 'bird2') {
+    // BIRD 1.x's kernel protocol drops device routes before its export filter runs (its
+    // `device routes` switch is off by default); BIRD 2 has no such switch, so the filter does it.
+    out.push("  # Never program interface (direct) routes: the kernel owns them (BIRD 1.x's 'device routes off').");
+    out.push('  if (source = RTS_DEVICE) then { reject; }');
+  }
   if (m.rejectCidrs.length > 0) {
     out.push('', "  # Don't program static routes into kernel.");
     for (const c of m.rejectCidrs) out.push(`  if ( net ~ ${c} ) then { reject; }`);

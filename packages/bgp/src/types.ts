@@ -92,6 +92,12 @@ export interface LocalWorkloadPeer {
  * - `calico` (default): the syntax of Calico's BIRD 1.x fork, byte-compatible with confd.
  * - `bird2`: the same configuration in BIRD 2 syntax (channels, `local ... port`), for a stock
  *   BIRD 2 daemon. BIRD 2 has no `krt_tunnel`, so BIRD-programmed IPIP pools are refused there.
+ *   It also makes BIRD 2 program the kernel as Calico's BIRD 1.x does: `metric 0` in the kernel
+ *   protocol (BIRD 2's default is 32), device (direct-protocol) routes rejected in
+ *   `calico_kernel_programming` (BIRD 1.x's `device routes` is off by default; BIRD 2 has no such
+ *   switch), BGP routes at normal priority installed without a metric (elevated, live-migration
+ *   ones keep theirs), and a kernel metric of 0 read as "no metric" (normal priority) by the
+ *   peer export filters, so pod /32 routes without a metric are not exported beside their block.
  */
 export type BirdDialect = 'calico' | 'bird2';
 
