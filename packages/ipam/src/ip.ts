@@ -1,8 +1,10 @@
 /**
- * Address arithmetic the engine needs on its hot path: addresses as bigint (IPv6) or number
- * (IPv4) values, canonical formatting (Go's `net.IP.String()` forms, RFC 5952 for IPv6) and
- * parsed CIDRs cached by string. Internal to the package.
+ * Address arithmetic the engine needs on its hot path: addresses as bigint values, canonical
+ * formatting (Go's `net.IP.String()` forms, RFC 5952 for IPv6) and parsed CIDRs cached by string.
+ * Parsing itself is `@libcalico-ts/net`'s; this module keeps the engine's plain-value shapes and
+ * the cache. Internal to the package.
  */
+import { parseCIDR as netParseCIDR, parseIP as netParseIP } from '@libcalico-ts/net';
 
 export type IPVersion = 4 | 6;
 
@@ -28,66 +30,18 @@ export function bitsOf(version: IPVersion): number {
   return version === 4 ? 32 : 128;
 }
 
-function parseV4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    if (part.length > 1 && part.startsWith('0')) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    value = value * 256 + n;
-  }
-  return BigInt(value);
-}
-
-function parseV6(text: string): bigint | undefined {
-  if (text.length === 0 || text.includes('%')) return undefined;
-  let head = text;
-  let tailV4: bigint | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon >= 0 && text.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseV4(text.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const groupsOf = (s: string): string[] | undefined => {
-    if (s === '') return [];
-    const groups = s.split(':');
-    for (const g of groups) if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    return groups;
-  };
-  const left = groupsOf(halves[0]!);
-  const right = halves.length === 2 ? groupsOf(halves[1]!) : [];
-  if (!left || !right) return undefined;
-  let groups: string[];
-  if (halves.length === 2) {
-    const missing = 8 - left.length - right.length;
-    if (missing < 1) return undefined;
-    groups = [...left, ...Array<string>(missing).fill('0'), ...right];
-  } else {
-    groups = left;
-  }
-  if (groups.length !== 8) return undefined;
-  let value = 0n;
-  for (const g of groups) value = (value << 16n) | BigInt(parseInt(g, 16));
-  if (tailV4 !== undefined) value = (value & ~0xffffffffn) | tailV4;
-  return value;
-}
-
-/** Parses an IPv4 or IPv6 address; undefined when malformed. IPv4-mapped IPv6 stays IPv6. */
+/**
+ * Parses an IPv4 or IPv6 address (surrounding whitespace ignored) with `@libcalico-ts/net`;
+ * undefined when malformed. IPv4-mapped IPv6 stays IPv6.
+ */
 export function parseIP(text: string): IPAddress | undefined {
   if (typeof text !== 'string') return undefined;
-  const t = text.trim();
-  if (t.includes(':')) {
-    const value = parseV6(t);
-    return value === undefined ? undefined : { version: 6, value };
+  try {
+    const ip = netParseIP(text.trim());
+    return { version: ip.version, value: ip.value };
+  } catch {
+    return undefined;
   }
-  const value = parseV4(t);
-  return value === undefined ? undefined : { version: 4, value };
 }
 
 const V4_CACHE_OCTETS: string[] = Array.from({ length: 256 }, (_, i) => String(i));
@@ -151,23 +105,13 @@ export function parseCIDR(text: string, allowBare = false): CIDR | undefined {
 }
 
 function parseCIDRUncached(text: string, allowBare: boolean): CIDR | undefined {
-  const slash = text.indexOf('/');
-  let ipText = text;
-  let prefix: number | undefined;
-  if (slash >= 0) {
-    ipText = text.slice(0, slash);
-    const p = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    prefix = Number(p);
-  } else if (!allowBare) {
+  if (!allowBare && !text.includes('/')) return undefined;
+  try {
+    const cidr = netParseCIDR(text, { allowBareIP: allowBare });
+    return makeCIDR(cidr.version, cidr.address.value, cidr.prefixLength);
+  } catch {
     return undefined;
   }
-  const ip = parseIP(ipText);
-  if (!ip) return undefined;
-  const bits = bitsOf(ip.version);
-  if (prefix === undefined) prefix = bits;
-  if (prefix > bits) return undefined;
-  return makeCIDR(ip.version, ip.value, prefix);
 }
 
 /** Builds a CIDR from a value and prefix (masking host bits). */
