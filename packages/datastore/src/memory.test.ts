@@ -373,3 +373,76 @@ describe('memory datastore: options', () => {
     assert.throws(() => createMemoryDatastore({ historyLimit: 1.5 }), ValidationError);
   });
 });
+
+describe('memory datastore: value sharing and indexes', () => {
+  it('block attribute records come back deep-frozen; every other part is a private copy', async () => {
+    const ds = createMemoryDatastore();
+    const key = blockKey('10.0.1.0/26');
+    const input = blockValue(key.cidr, 5n);
+    await ds.createKV(key, input);
+    input.attributes[0]!.secondary!.node = 'changed-after-write'; // the caller's own object: not stored
+    input.allocations[1] = 0;
+    const got = (await ds.getKV(key)).value;
+    assert.deepEqual(got.attributes, [{ handleId: 'h', secondary: { node: 'n1' } }]);
+    assert.deepEqual(got.allocations, [0, null]);
+    assert.ok(Object.isFrozen(got.attributes[0]) && Object.isFrozen(got.attributes[0]!.secondary));
+    assert.throws(() => {
+      (got.attributes[0]!.secondary as Record<string, string>).node = 'x';
+    }, TypeError);
+    got.attributes.push({ handleId: 'extra', secondary: null });
+    got.allocations[1] = 1;
+    got.sequenceNumberForAllocation['1'] = 9n;
+    const again = (await ds.getKV(key)).value;
+    assert.equal(again.attributes.length, 1);
+    assert.deepEqual(again.allocations, [0, null]);
+    assert.deepEqual(again.sequenceNumberForAllocation, { '0': 4n });
+  });
+
+  it('a deep-frozen attribute record is stored as is; a frozen record hiding a mutable map is copied', async () => {
+    const ds = createMemoryDatastore();
+    const key = blockKey('10.0.2.0/26');
+    const frozen = Object.freeze({ handleId: 'h', secondary: Object.freeze({ pod: 'a' }) });
+    const shallow = Object.freeze({ handleId: 'g', secondary: { pod: 'b' } });
+    await ds.createKV(key, { ...blockValue(key.cidr, 3n), allocations: [0, 1], unallocated: [], attributes: [frozen, shallow] });
+    const stored = (await ds.getKV(key)).value.attributes;
+    assert.equal(stored[0], frozen, 'immutable: shared');
+    assert.notEqual(stored[1], shallow, 'nested map mutable: copied');
+    shallow.secondary.pod = 'changed';
+    assert.deepEqual((await ds.getKV(key)).value.attributes[1], { handleId: 'g', secondary: { pod: 'b' } });
+  });
+
+  it('IPAM values outside the exact contract shape take the generic checked copy (extra fields kept, bad ones rejected)', async () => {
+    const ds = createMemoryDatastore();
+    const key = blockKey('10.0.3.0/26');
+    await ds.createKV(key, { ...blockValue(key.cidr, 3n), extra: { note: 'kept' } } as never);
+    assert.deepEqual(((await ds.getKV(key)).value as unknown as { extra: unknown }).extra, { note: 'kept' });
+    await assert.rejects(
+      ds.updateKV(key, { ...blockValue(key.cidr, 4n), sequenceNumberForAllocation: { '0': 1 } } as never, '1'),
+      (error) => ValidationError.isInstance(error) && /sequenceNumberForAllocation/.test(JSON.stringify((error as ValidationError).fields)),
+    );
+    await assert.rejects(ds.createKV(handle('bad'), { block: { '10.0.0.0/26': 1.5 }, deleted: false }), ValidationError);
+    assert.equal(ds.currentRevision(), '1', 'nothing written by the rejected writes');
+  });
+
+  it('indexed lists stay exact through creates, updates and deletes, in key order', async () => {
+    const ds = createMemoryDatastore();
+    const aff = (host: string, cidr: string) => ({ type: 'blockAffinity', host, cidr }) as const;
+    for (const cidr of ['10.0.0.64/26', '10.0.0.0/26', 'fd00::/122']) await ds.createKV(aff('n1', cidr), { state: 'confirmed', deleted: false });
+    await ds.createKV(aff('n2', '10.0.0.128/26'), { state: 'pending', deleted: false });
+    await ds.createKV({ type: 'blockAffinity', host: 'n1', cidr: '10.0.1.0/26', affinityType: 'virtual' }, { state: 'confirmed', deleted: false });
+    const cidrsOf = async (list: Parameters<typeof ds.listKV>[0]) => (await ds.listKV(list)).items.map((i) => (i.key as { cidr: string }).cidr);
+    assert.deepEqual(await cidrsOf({ type: 'blockAffinity', host: 'n1', ipVersion: 4, affinityType: 'host' }), ['10.0.0.0/26', '10.0.0.64/26']);
+    assert.deepEqual(await cidrsOf({ type: 'blockAffinity', host: 'n1' }), ['10.0.0.0/26', '10.0.0.64/26', 'fd00::/122', '10.0.1.0/26']);
+    await ds.deleteKV(aff('n1', '10.0.0.0/26'));
+    await ds.updateKV(aff('n1', '10.0.0.64/26'), { state: 'pendingDeletion', deleted: false }, '1');
+    const n1 = (await ds.listKV({ type: 'blockAffinity', host: 'n1', ipVersion: 4, affinityType: 'host' })).items;
+    assert.deepEqual(n1.map((i) => [i.key.cidr, i.value.state]), [['10.0.0.64/26', 'pendingDeletion']]);
+    assert.deepEqual(await cidrsOf({ type: 'blockAffinity', host: 'n3' }), []);
+    for (const cidr of ['10.0.0.64/26', 'fd00::/122', '10.0.0.0/26']) await ds.createKV(blockKey(cidr), blockValue(cidr, 1n));
+    assert.deepEqual(await cidrsOf({ type: 'block', ipVersion: 4 }), ['10.0.0.0/26', '10.0.0.64/26']);
+    await ds.deleteKV(blockKey('10.0.0.0/26'));
+    await ds.createKV(blockKey('10.0.0.192/26'), blockValue('10.0.0.192/26', 1n));
+    assert.deepEqual(await cidrsOf({ type: 'block', ipVersion: 4 }), ['10.0.0.192/26', '10.0.0.64/26']);
+    assert.deepEqual(await cidrsOf({ type: 'block', ipVersion: 6 }), ['fd00::/122']);
+  });
+});
