@@ -405,7 +405,7 @@ export function dumpManifests(resources: readonly Resource[], format: 'yaml' | '
   if (format === 'json') {
     return `${JSON.stringify(documents ?? payload, null, 2)}\n`;
   }
-  const toYaml = (value: unknown): string => yamlStringify(sortKeys(value), { lineWidth: 0, aliasDuplicateObjects: false });
+  const toYaml = (value: unknown): string => yamlStringify(sortKeys(value), { lineWidth: 0, aliasDuplicateObjects: false, indentSeq: false });
   if (documents) return documents.length === 0 ? '' : documents.map(toYaml).join('---\n');
   return toYaml(payload);
 }
