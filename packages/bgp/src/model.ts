@@ -358,10 +358,24 @@ function namespaceOf(ctx: Context): string {
   return ctx.env.NAMESPACE || 'kube-system';
 }
 
+/** Characters a BIRD string literal cannot hold: it ends at `"` and has no escapes or line breaks. */
+const UNQUOTABLE_IN_BIRD_STRING = /["\\\u0000-\u001f\u007f]/;
+
 function secretValue(ctx: Context, ref: unknown): string | undefined {
   if (!isObj(ref) || !isObj(ref['secretKeyRef']) || !ctx.secrets) return undefined;
   const skr = ref['secretKeyRef'] as Obj;
-  return ctx.secrets(str(skr['name']), str(skr['key']), namespaceOf(ctx));
+  const name = str(skr['name']);
+  const key = str(skr['key']);
+  const value = ctx.secrets(name, key, namespaceOf(ctx));
+  if (value !== undefined && UNQUOTABLE_IN_BIRD_STRING.test(value)) {
+    // Written into `password "...";` such a value would end the string and let the secret inject
+    // configuration. Refuse the render; name the secret, never its content.
+    throw new ValidationError(
+      [{ name: `secretKeyRef(${name}/${key})`, value: '<redacted>', reason: 'a BGP password may not contain quotes, backslashes or control characters (BIRD cannot quote them)' }],
+      { identifier: { kind: 'Secret', name, namespace: namespaceOf(ctx) } },
+    );
+  }
+  return value;
 }
 
 function durationField(value: unknown, field: string, identifier: { kind: string; name: string }): string {
