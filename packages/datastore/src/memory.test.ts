@@ -389,7 +389,7 @@ describe('memory datastore: value sharing and indexes', () => {
     assert.throws(() => {
       (got.attributes[0]!.secondary as Record<string, string>).node = 'x';
     }, TypeError);
-    got.attributes.push({ handleId: 'extra', secondary: null });
+    got.attributes.push({ handleId: 'extra', secondary: { node: 'x' } });
     got.allocations[1] = 1;
     got.sequenceNumberForAllocation['1'] = 9n;
     const again = (await ds.getKV(key)).value;
