@@ -19,10 +19,11 @@ import {
   type Addr,
   type Net,
   hostLength,
-  netContainsAddr,
+  maskV4,
   netContainsNet,
   parseAddr,
   parseNet,
+  parseV4Fast,
 } from './addr.js';
 import type {
   NeighborEntry,
@@ -171,102 +172,178 @@ export function sortPools(pools: PoolInfo[]): PoolInfo[] {
 
 export interface NodeInfo {
   readonly name: string;
-  /** Node IPv4 address (no prefix) and its network (with the node's prefix; /32 when written bare). */
-  readonly ipv4?: Addr;
-  readonly ipv4Net?: Net;
-  readonly ipv6?: Addr;
-  readonly ipv6Net?: Net;
-  readonly vxlanV4?: Addr;
-  readonly vxlanV6?: Addr;
-  readonly macV4Explicit?: string;
-  readonly macV6Explicit?: string;
+  /** Node IPv4 address (no prefix) and the prefix length of its subnet (32 when written bare; 0 without an address). */
+  readonly ipv4: Addr | undefined;
+  readonly ipv4Prefix: number;
+  readonly ipv6: Addr | undefined;
+  readonly ipv6Prefix: number;
+  readonly vxlanV4: Addr | undefined;
+  readonly vxlanV6: Addr | undefined;
+  readonly macV4Explicit: string | undefined;
+  readonly macV6Explicit: string | undefined;
   /** Interfaces by name -> addresses (for the local parent device). */
   readonly interfaces: readonly { name: string; addresses: readonly string[] }[];
-  macV4?: string;
-  macV6?: string;
+  macV4: string | undefined;
+  macV6: string | undefined;
 }
 
-function nodeAddress(problems: Problems, node: Node, path: string, family: 4 | 6): { addr?: Addr; net?: Net } {
-  const spec = node.spec ?? {};
+function nodePath(path: string, index: number): string {
+  return index < 0 ? path : `${path}[${index}]`;
+}
+
+/** A node address: the address and the prefix length of the node's subnet (host length when written bare). */
+interface NodeAddress {
+  addr: Addr;
+  prefix: number;
+}
+
+/** `a.b.c.d` or `a.b.c.d/nn` (canonical dotted quad, 1-2 digit prefix <= 32) without allocating beyond the result; undefined otherwise. */
+function fastV4NodeAddress(text: string): NodeAddress | undefined {
+  const slash = text.indexOf('/');
+  const end = slash < 0 ? text.length : slash;
+  const ip = parseV4Fast(text, 0, end);
+  if (ip < 0) return undefined;
+  let prefix = 32;
+  if (slash >= 0) {
+    const n = text.length - slash - 1;
+    const d0 = text.charCodeAt(slash + 1) - 48;
+    if (n === 1 && d0 >= 0 && d0 <= 9) prefix = d0;
+    else if (n === 2 && d0 >= 1 && d0 <= 9) {
+      const d1 = text.charCodeAt(slash + 2) - 48;
+      if (d1 < 0 || d1 > 9) return undefined;
+      prefix = d0 * 10 + d1;
+      if (prefix > 32) return undefined;
+    } else return undefined;
+  }
+  return { addr: { family: 4, v4: ip, v6: 0n, text: slash < 0 ? text : text.slice(0, slash) }, prefix };
+}
+
+function nodeAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, family: 4 | 6): NodeAddress | undefined {
   const bgpField = family === 4 ? 'ipv4Address' : 'ipv6Address';
   const fromBGP = spec.bgp?.[bgpField];
   let text: string | undefined;
-  let where = '';
+  let addressIndex = -1;
   if (typeof fromBGP === 'string' && fromBGP !== '') {
     text = fromBGP;
-    where = `${path}.spec.bgp.${bgpField}`;
+    if (family === 4) {
+      const fast = fastV4NodeAddress(text);
+      if (fast) return fast;
+    }
   } else if (Array.isArray(spec.addresses)) {
     // Fallback: first InternalIP, then ExternalIP, of this family.
-    for (const wanted of ['InternalIP', 'ExternalIP']) {
-      const index = spec.addresses.findIndex((a) => a?.type === wanted && typeof a.address === 'string' && (a.address.includes(':') ? 6 : 4) === family);
-      if (index >= 0) {
-        text = spec.addresses[index]!.address;
-        where = `${path}.spec.addresses[${index}].address`;
-        break;
+    const addresses = spec.addresses;
+    for (let w = 0; w < 2 && addressIndex < 0; w++) {
+      const wanted = w === 0 ? 'InternalIP' : 'ExternalIP';
+      for (let k = 0; k < addresses.length; k++) {
+        const a = addresses[k];
+        if (a?.type === wanted && typeof a.address === 'string' && (a.address.includes(':') ? 6 : 4) === family) {
+          addressIndex = k;
+          text = a.address;
+          break;
+        }
       }
     }
   }
-  if (text === undefined) return {};
+  if (text === undefined) return undefined;
+  const where = addressIndex < 0 ? `${nodePath(path, index)}.spec.bgp.${bgpField}` : `${nodePath(path, index)}.spec.addresses[${addressIndex}].address`;
   const net = netOrProblem(problems, where, text, true);
-  if (!net) return {};
+  if (!net) return undefined;
   if (net.family !== family) {
     problems.add(where, text, `must be an IPv${family} address`);
-    return {};
+    return undefined;
   }
   const slash = text.indexOf('/');
   const addr = addrOrProblem(problems, where, slash < 0 ? text : text.slice(0, slash));
-  return addr ? { addr, net } : {};
+  return addr ? { addr, prefix: net.prefix } : undefined;
 }
 
-/** Parses a node; malformed fields are recorded in `problems`. */
-export function parseNodeInto(problems: Problems, node: Node, path: string): NodeInfo | undefined {
+function tunnelAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, family: 4 | 6): Addr | undefined {
+  const field = family === 4 ? 'ipv4VXLANTunnelAddr' : 'ipv6VXLANTunnelAddr';
+  const text = spec[field];
+  if (text === undefined || text === '') return undefined;
+  if (family === 4 && typeof text === 'string') {
+    const v4 = parseV4Fast(text, 0, text.length);
+    if (v4 >= 0) return { family: 4, v4, v6: 0n, text };
+  }
+  const addr = addrOrProblem(problems, `${nodePath(path, index)}.spec.${field}`, text);
+  if (addr && addr.family !== family) {
+    problems.add(`${nodePath(path, index)}.spec.${field}`, text, `must be an IPv${family} address`);
+    return undefined;
+  }
+  return addr;
+}
+
+const MAC_PATTERN = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+function explicitMAC(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, field: 'vxlanTunnelMACAddr' | 'vxlanTunnelMACAddrV6'): string | undefined {
+  const text = spec[field];
+  if (text === undefined || text === '') return undefined;
+  if (typeof text !== 'string' || !MAC_PATTERN.test(text)) {
+    problems.add(`${nodePath(path, index)}.spec.${field}`, text, 'must be a MAC address like 66:07:02:c1:cc:60');
+    return undefined;
+  }
+  return text.toLowerCase();
+}
+
+const NO_INTERFACES: readonly { name: string; addresses: readonly string[] }[] = Object.freeze([]);
+const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+
+function copyInterfaces(list: unknown): readonly { name: string; addresses: readonly string[] }[] {
+  if (!Array.isArray(list) || list.length === 0) return NO_INTERFACES;
+  const out: { name: string; addresses: readonly string[] }[] = new Array(list.length);
+  for (let k = 0; k < list.length; k++) {
+    const i = list[k] as { name: string; addresses?: unknown };
+    out[k] = { name: i.name, addresses: Array.isArray(i.addresses) ? (i.addresses as string[]) : NO_ADDRESSES };
+  }
+  return out;
+}
+
+/**
+ * Parses a node; malformed fields are recorded in `problems` under `path` (`path[index]` when
+ * `index >= 0`; field paths are built only when a problem is recorded).
+ */
+export function parseNodeInto(problems: Problems, node: Node, path: string, index = -1): NodeInfo | undefined {
   if (!node || typeof node !== 'object' || typeof node.metadata?.name !== 'string' || node.metadata.name === '') {
-    problems.add(`${path}.metadata.name`, node?.metadata?.name, 'a Node needs a name');
+    problems.add(`${nodePath(path, index)}.metadata.name`, node?.metadata?.name, 'a Node needs a name');
     return undefined;
   }
   const before = problems.fields.length;
   const spec = node.spec ?? {};
-  const v4 = nodeAddress(problems, node, path, 4);
-  const v6 = nodeAddress(problems, node, path, 6);
-  const tunnel = (field: 'ipv4VXLANTunnelAddr' | 'ipv6VXLANTunnelAddr', family: 4 | 6): Addr | undefined => {
-    const text = spec[field];
-    if (text === undefined || text === '') return undefined;
-    const addr = addrOrProblem(problems, `${path}.spec.${field}`, text);
-    if (addr && addr.family !== family) {
-      problems.add(`${path}.spec.${field}`, text, `must be an IPv${family} address`);
-      return undefined;
-    }
-    return addr;
-  };
-  const vxlanV4 = tunnel('ipv4VXLANTunnelAddr', 4);
-  const vxlanV6 = tunnel('ipv6VXLANTunnelAddr', 6);
-  const mac = (field: 'vxlanTunnelMACAddr' | 'vxlanTunnelMACAddrV6'): string | undefined => {
-    const text = spec[field];
-    if (text === undefined || text === '') return undefined;
-    if (typeof text !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) {
-      problems.add(`${path}.spec.${field}`, text, 'must be a MAC address like 66:07:02:c1:cc:60');
-      return undefined;
-    }
-    return text.toLowerCase();
-  };
-  const macV4Explicit = mac('vxlanTunnelMACAddr');
-  const macV6Explicit = mac('vxlanTunnelMACAddrV6');
+  const v4 = nodeAddress(problems, spec, path, index, 4);
+  const v6 = nodeAddress(problems, spec, path, index, 6);
+  const vxlanV4 = tunnelAddress(problems, spec, path, index, 4);
+  const vxlanV6 = tunnelAddress(problems, spec, path, index, 6);
+  const macV4Explicit = explicitMAC(problems, spec, path, index, 'vxlanTunnelMACAddr');
+  const macV6Explicit = explicitMAC(problems, spec, path, index, 'vxlanTunnelMACAddrV6');
   if (problems.fields.length > before) return undefined;
-  const interfaces = Array.isArray(spec.interfaces)
-    ? spec.interfaces.map((i) => ({ name: i.name, addresses: Array.isArray(i.addresses) ? i.addresses : [] }))
-    : [];
   return {
     name: node.metadata.name,
-    ipv4: v4.addr,
-    ipv4Net: v4.net,
-    ipv6: v6.addr,
-    ipv6Net: v6.net,
+    ipv4: v4?.addr,
+    ipv4Prefix: v4 === undefined ? 0 : v4.prefix,
+    ipv6: v6?.addr,
+    ipv6Prefix: v6 === undefined ? 0 : v6.prefix,
     vxlanV4,
     vxlanV6,
     macV4Explicit,
     macV6Explicit,
-    interfaces,
+    interfaces: copyInterfaces(spec.interfaces),
+    macV4: undefined,
+    macV6: undefined,
   };
+}
+
+/** True when `addr` lies in `node`'s own subnet of that family (its address and prefix length). */
+export function inNodeSubnet(node: NodeInfo, addr: Addr): boolean {
+  if (addr.family === 4) {
+    const own = node.ipv4;
+    if (own === undefined) return false;
+    const mask = maskV4(node.ipv4Prefix);
+    return ((addr.v4 & mask) >>> 0) === ((own.v4 & mask) >>> 0);
+  }
+  const own = node.ipv6;
+  if (own === undefined) return false;
+  const host = BigInt(128 - node.ipv6Prefix);
+  return addr.v6 >> host === own.v6 >> host;
 }
 
 /** Parses one node. @throws {ValidationError} */
@@ -584,12 +661,7 @@ export interface Decision {
   warnings: RouteWarning[];
 }
 
-interface Candidate {
-  route: Route;
-  rank: number;
-}
-
-function metricFor(ctx: Context, family: 4 | 6): number {
+function metricFor(family: 4 | 6): number {
   return family === 6 ? 1024 : 0;
 }
 
@@ -617,160 +689,239 @@ function makeRoute(
   return { destination, family, type, device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node };
 }
 
-function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: string, kind: RouteKind, warnings: RouteWarning[]): Candidate | undefined {
-  const dst = net.key;
-  const family = net.family;
-  const node = ctx.nodes.get(nodeName);
-  if (!node) {
-    warnings.push({ code: 'nodeNotFound', message: `no route to ${dst}: node ${nodeName} is not in the snapshot`, destination: dst, node: nodeName });
-    return undefined;
-  }
-  const nodeAddr = family === 4 ? node.ipv4 : node.ipv6;
-  const local = ctx.localNode;
-  const localNet = family === 4 ? local?.ipv4Net : local?.ipv6Net;
-  const parent = family === 4 ? ctx.parent4 : ctx.parent6;
-  const metric = metricFor(ctx, family);
-  const via = (device: string | undefined, gateway: string | undefined, onlink: boolean, protocol: number, mtu: number, encap: RouteEncap, programmer: 'felix' | 'bird', scope: 'universe' | 'link' = 'universe'): Route =>
-    makeRoute(dst, family, 'unicast', device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, nodeName);
-  const noParent = (): undefined => {
-    warnings.push({ code: 'parentDeviceUnknown', message: `no route to ${dst}: the device carrying the local node's IPv${family} address is unknown (set options.parentDevice or node spec.interfaces)`, destination: dst, node: nodeName });
-    return undefined;
-  };
-  if (pool.type === 'vxlan' || pool.type === 'ipip' || pool.type === 'noencap') {
-    const owner: RouteProgrammer = pool.type === 'vxlan' ? 'felix' : pool.type === 'ipip' ? ctx.owners.ipip : ctx.owners.noEncap;
-    if (owner === 'none') return undefined;
-    if (owner === 'bird' && pool.disableBGPExport) return undefined;
-    if (!nodeAddr) {
-      warnings.push({ code: 'nodeAddressMissing', message: `no route to ${dst}: node ${nodeName} has no IPv${family} address`, destination: dst, node: nodeName });
-      return undefined;
-    }
-    const same = localNet !== undefined && netContainsAddr(localNet, nodeAddr);
-    const sameSubnet = pool.crossSubnet && same;
-    if (pool.type === 'vxlan') {
-      if (sameSubnet) {
-        if (!parent) return noParent();
-        return { rank: 1, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
-      }
-      const tunnel = family === 4 ? node.vxlanV4 : node.vxlanV6;
-      if (!tunnel) {
-        warnings.push({ code: 'vtepMissing', message: `no route to ${dst}: node ${nodeName} has no IPv${family} VXLAN tunnel address`, destination: dst, node: nodeName });
-        return undefined;
-      }
-      const device = family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE;
-      const mtu = ctx.routeMTU ? (family === 4 ? ctx.vxlanMTU : ctx.vxlanMTUV6) : 0;
-      if (net.prefix === hostLength(family) && dst === `${tunnel.text}/${hostLength(family)}`) {
-        // The destination is the remote VTEP itself (reference §4.5): a link-scope route.
-        return { rank: 2, route: via(device, undefined, false, ctx.deviceProto, mtu, 'vxlan', 'felix', 'link') };
-      }
-      return { rank: 2, route: via(device, tunnel.text, true, ctx.deviceProto, mtu, 'vxlan', 'felix') };
-    }
-    if (pool.type === 'ipip') {
-      if (owner === 'bird') {
-        if (sameSubnet) {
-          if (!parent) return noParent();
-          return { rank: 3, route: via(parent, nodeAddr.text, false, PROTO_BIRD, 0, 'none', 'bird') };
-        }
-        return { rank: 4, route: via(TUNL0, nodeAddr.text, true, PROTO_BIRD, 0, 'ipip', 'bird') };
-      }
-      if (sameSubnet) {
-        if (!parent) return noParent();
-        return { rank: 3, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
-      }
-      return { rank: 4, route: via(TUNL0, nodeAddr.text, true, ctx.exclusiveProto, ctx.routeMTU ? ctx.ipipMTU : 0, 'ipip', 'felix') };
-    }
-    // No encapsulation.
-    if (owner === 'bird') {
-      if (same) {
-        if (!parent) return noParent();
-        return { rank: 5, route: via(parent, nodeAddr.text, false, PROTO_BIRD, 0, 'none', 'bird') };
-      }
-      const hop = ctx.resolveNextHop?.(nodeAddr.text, family);
-      if (!hop) {
-        warnings.push({ code: 'nextHopUnresolved', message: `no route to ${dst}: node ${nodeName} (${nodeAddr.text}) is outside the local subnet and options.resolveNextHop gave no gateway`, destination: dst, node: nodeName });
-        return undefined;
-      }
-      return { rank: 5, route: via(hop.device, hop.gateway, false, PROTO_BIRD, 0, 'none', 'bird') };
-    }
-    if (!parent) return noParent();
-    return { rank: 5, route: via(parent, nodeAddr.text, true, ctx.exclusiveProto, 0, 'none', 'felix') };
-  }
+/** A unicast route of a remote destination (kind, metric, node and family taken from the call). */
+function remoteRoute(
+  net: Net,
+  device: string | undefined,
+  gateway: string | undefined,
+  onlink: boolean,
+  protocol: number,
+  mtu: number,
+  kind: RouteKind,
+  encap: RouteEncap,
+  programmer: 'felix' | 'bird',
+  scope: 'universe' | 'link',
+  node: string,
+): Route {
+  return makeRoute(net.key, net.family, 'unicast', device, gateway, onlink, protocol, scope, metricFor(net.family), mtu, kind, encap, programmer, node);
+}
+
+function noParent(net: Net, nodeName: string, warnings: RouteWarning[]): undefined {
+  warnings.push({
+    code: 'parentDeviceUnknown',
+    message: `no route to ${net.key}: the device carrying the local node's IPv${net.family} address is unknown (set options.parentDevice or node spec.interfaces)`,
+    destination: net.key,
+    node: nodeName,
+  });
   return undefined;
 }
 
-function blackholeCandidate(ctx: Context, net: Net, pool: PoolInfo): Candidate | undefined {
+/**
+ * The route to a destination living on remote node `nodeName`, or undefined (with a warning
+ * when the skip is worth reporting). Its precedence among competing routes is {@link rankOf}.
+ * Module-level and closure-free: it runs once per remote block.
+ */
+function remoteCandidate(ctx: Context, net: Net, pool: PoolInfo, nodeName: string, kind: RouteKind, warnings: RouteWarning[]): Route | undefined {
+  const type = pool.type;
+  if (type !== 'vxlan' && type !== 'ipip' && type !== 'noencap') return undefined;
+  const family = net.family;
+  const node = ctx.nodes.get(nodeName);
+  if (!node) {
+    warnings.push({ code: 'nodeNotFound', message: `no route to ${net.key}: node ${nodeName} is not in the snapshot`, destination: net.key, node: nodeName });
+    return undefined;
+  }
+  const owner: RouteProgrammer = type === 'vxlan' ? 'felix' : type === 'ipip' ? ctx.owners.ipip : ctx.owners.noEncap;
+  if (owner === 'none') return undefined;
+  if (owner === 'bird' && pool.disableBGPExport) return undefined;
+  const nodeAddr = family === 4 ? node.ipv4 : node.ipv6;
+  if (!nodeAddr) {
+    warnings.push({ code: 'nodeAddressMissing', message: `no route to ${net.key}: node ${nodeName} has no IPv${family} address`, destination: net.key, node: nodeName });
+    return undefined;
+  }
+  const local = ctx.localNode;
+  const parent = family === 4 ? ctx.parent4 : ctx.parent6;
+  const same = local !== undefined && inNodeSubnet(local, nodeAddr);
+  const sameSubnet = pool.crossSubnet && same;
+  if (type === 'vxlan') {
+    if (sameSubnet) {
+      if (!parent) return noParent(net, nodeName, warnings);
+      return remoteRoute(net, parent, nodeAddr.text, true, ctx.exclusiveProto, 0, kind, 'none', 'felix', 'universe', nodeName);
+    }
+    const tunnel = family === 4 ? node.vxlanV4 : node.vxlanV6;
+    if (!tunnel) {
+      warnings.push({ code: 'vtepMissing', message: `no route to ${net.key}: node ${nodeName} has no IPv${family} VXLAN tunnel address`, destination: net.key, node: nodeName });
+      return undefined;
+    }
+    const device = family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE;
+    const mtu = ctx.routeMTU ? (family === 4 ? ctx.vxlanMTU : ctx.vxlanMTUV6) : 0;
+    if (net.prefix === hostLength(family) && (family === 4 ? net.v4 === tunnel.v4 : net.v6 === tunnel.v6)) {
+      // The destination is the remote VTEP itself (reference §4.5): a link-scope route.
+      return remoteRoute(net, device, undefined, false, ctx.deviceProto, mtu, kind, 'vxlan', 'felix', 'link', nodeName);
+    }
+    return remoteRoute(net, device, tunnel.text, true, ctx.deviceProto, mtu, kind, 'vxlan', 'felix', 'universe', nodeName);
+  }
+  if (type === 'ipip') {
+    if (owner === 'bird') {
+      if (sameSubnet) {
+        if (!parent) return noParent(net, nodeName, warnings);
+        return remoteRoute(net, parent, nodeAddr.text, false, PROTO_BIRD, 0, kind, 'none', 'bird', 'universe', nodeName);
+      }
+      return remoteRoute(net, TUNL0, nodeAddr.text, true, PROTO_BIRD, 0, kind, 'ipip', 'bird', 'universe', nodeName);
+    }
+    if (sameSubnet) {
+      if (!parent) return noParent(net, nodeName, warnings);
+      return remoteRoute(net, parent, nodeAddr.text, true, ctx.exclusiveProto, 0, kind, 'none', 'felix', 'universe', nodeName);
+    }
+    return remoteRoute(net, TUNL0, nodeAddr.text, true, ctx.exclusiveProto, ctx.routeMTU ? ctx.ipipMTU : 0, kind, 'ipip', 'felix', 'universe', nodeName);
+  }
+  // No encapsulation.
+  if (owner === 'bird') {
+    if (same) {
+      if (!parent) return noParent(net, nodeName, warnings);
+      return remoteRoute(net, parent, nodeAddr.text, false, PROTO_BIRD, 0, kind, 'none', 'bird', 'universe', nodeName);
+    }
+    const hop = ctx.resolveNextHop?.(nodeAddr.text, family);
+    if (!hop) {
+      warnings.push({
+        code: 'nextHopUnresolved',
+        message: `no route to ${net.key}: node ${nodeName} (${nodeAddr.text}) is outside the local subnet and options.resolveNextHop gave no gateway`,
+        destination: net.key,
+        node: nodeName,
+      });
+      return undefined;
+    }
+    return remoteRoute(net, hop.device, hop.gateway, false, PROTO_BIRD, 0, kind, 'none', 'bird', 'universe', nodeName);
+  }
+  if (!parent) return noParent(net, nodeName, warnings);
+  return remoteRoute(net, parent, nodeAddr.text, true, ctx.exclusiveProto, 0, kind, 'none', 'felix', 'universe', nodeName);
+}
+
+function blackholeCandidate(ctx: Context, net: Net, pool: PoolInfo): Route | undefined {
   if (net.prefix === hostLength(net.family)) return undefined;
   const owner: RouteProgrammer = pool.type === 'vxlan' ? 'felix' : pool.type === 'ipip' ? ctx.owners.ipip : pool.type === 'noencap' ? ctx.owners.noEncap : 'none';
   if (owner === 'none') return undefined;
-  const rank = pool.type === 'vxlan' ? 6 : pool.type === 'ipip' ? 7 : 8;
-  return {
-    rank,
-    route: makeRoute(net.key, net.family, 'blackhole', undefined, undefined, false, owner === 'bird' ? PROTO_BIRD : ctx.exclusiveProto, 'universe', metricFor(ctx, net.family), 0, 'localBlock', undefined, owner, ctx.local),
-  };
+  return makeRoute(net.key, net.family, 'blackhole', undefined, undefined, false, owner === 'bird' ? PROTO_BIRD : ctx.exclusiveProto, 'universe', metricFor(net.family), 0, 'localBlock', undefined, owner, ctx.local);
+}
+
+/**
+ * Precedence of a candidate route (lower wins): local workload 0; remote via VXLAN same subnet 1,
+ * VXLAN tunnel 2, IPIP same subnet 3, IPIP tunnel 4, no encapsulation 5; local blackhole 6
+ * (VXLAN pool), 7 (IPIP), 8 (no encapsulation). Only consulted when routes compete.
+ */
+function rankOf(route: Route, pool: PoolInfo | undefined): number {
+  if (route.kind === 'localWorkload') return 0;
+  const type = pool?.type;
+  if (route.kind === 'localBlock') return type === 'vxlan' ? 6 : type === 'ipip' ? 7 : 8;
+  if (type === 'vxlan') return route.encap === 'none' ? 1 : 2;
+  if (type === 'ipip') return route.encap === 'none' ? 3 : 4;
+  return 5;
+}
+
+/** Sorted distinct values (a copy only when there is more than one). */
+function distinctSorted(values: readonly string[]): readonly string[] {
+  if (values.length <= 1) return values;
+  return [...new Set(values)].sort();
+}
+
+/**
+ * Decides the route (if any) for one destination from its sources, appending any warnings to
+ * `warnings`. Reads `sources` only (callers may reuse one scratch object).
+ */
+export function decideInto(ctx: Context, net: Net, sources: DestinationSources, warnings: RouteWarning[]): Route | undefined {
+  // The first candidate is held in `first`; `more` is allocated only when routes compete.
+  let first: Route | undefined;
+  let more: Route[] | undefined;
+  const dst = net.key;
+  const ifaces = sources.localIfaces;
+  if (ifaces && ifaces.length > 0) {
+    const sorted = distinctSorted(ifaces);
+    if (sorted.length > 1) {
+      warnings.push({ code: 'routeConflict', message: `${dst} is claimed by several local workload interfaces (${sorted.join(', ')}); ${sorted[0]} is used`, destination: dst, node: ctx.local });
+    }
+    first = makeRoute(dst, net.family, 'unicast', sorted[0], undefined, false, ctx.deviceProto, 'link', net.family === 4 ? ctx.workloadMetric4 : ctx.workloadMetric6, 0, 'localWorkload', undefined, 'felix', ctx.local);
+  }
+  const block = sources.block;
+  const borrowedBy = sources.borrowedBy;
+  const remoteNodes = sources.remoteWorkloadNodes;
+  const needsPool = block !== undefined || borrowedBy !== undefined || (remoteNodes !== undefined && remoteNodes.length > 0);
+  const pool = needsPool ? findPool(ctx.pools, net) : undefined;
+  const routable = pool !== undefined && pool.type !== 'none';
+  let c: Route | undefined;
+  if (block && !ctx.workloadIPs) {
+    const affinityHosts = block.affinityHosts;
+    if (affinityHosts.length > 0) {
+      const hosts = distinctSorted(affinityHosts);
+      if (!block.record && hosts.length > 1) {
+        warnings.push({ code: 'affinityMismatch', message: `block ${dst} has affinities for several nodes (${hosts.join(', ')}); ${hosts[0]} is used`, destination: dst });
+      } else if (block.record) {
+        let mismatch = false;
+        for (let i = 0; i < hosts.length; i++) if (hosts[i] !== block.owner) mismatch = true;
+        if (mismatch) {
+          warnings.push({
+            code: 'affinityMismatch',
+            message: `block ${dst} is affine to ${block.owner ?? 'nobody'} but has affinity records for ${hosts.join(', ')}; the block's affinity is used`,
+            destination: dst,
+          });
+        }
+      }
+    }
+    if (!routable) {
+      warnings.push({ code: 'blockOutsidePools', message: `block ${dst} is not inside any routable IP pool; no route`, destination: dst, node: block.owner });
+    } else if (block.owner === ctx.local) {
+      c = blackholeCandidate(ctx, net, pool);
+    } else if (block.owner !== undefined) {
+      c = remoteCandidate(ctx, net, pool, block.owner, 'remoteBlock', warnings);
+    }
+    if (c) {
+      if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
+    }
+  }
+  if (borrowedBy !== undefined && !ctx.workloadIPs && routable && borrowedBy !== ctx.local) {
+    c = remoteCandidate(ctx, net, pool, borrowedBy, 'borrowed', warnings);
+    if (c) {
+      if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
+    }
+  }
+  if (ctx.workloadIPs && remoteNodes && remoteNodes.length > 0 && routable) {
+    const nodes = distinctSorted(remoteNodes);
+    if (nodes.length > 1) {
+      warnings.push({ code: 'routeConflict', message: `${dst} is claimed by workloads on several nodes (${nodes.join(', ')}); ${nodes[0]} is used`, destination: dst });
+    }
+    c = remoteCandidate(ctx, net, pool, nodes[0]!, 'remoteWorkload', warnings);
+    if (c) {
+      if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
+    }
+  }
+  if (more === undefined) return first;
+  let best = more[0]!;
+  let bestRank = rankOf(best, pool);
+  for (let i = 1; i < more.length; i++) {
+    const rank = rankOf(more[i]!, pool);
+    if (rank < bestRank) {
+      best = more[i]!;
+      bestRank = rank;
+    }
+  }
+  warnings.push({
+    code: 'routeConflict',
+    message: `${dst} has ${more.length} competing routes (${more.map(kindOf).join(', ')}); the ${best.kind} route wins`,
+    destination: dst,
+  });
+  return best;
+}
+
+function kindOf(route: Route): RouteKind {
+  return route.kind;
 }
 
 /** Decides the route (if any) for one destination from its sources. */
 export function decide(ctx: Context, net: Net, sources: DestinationSources): Decision {
   const warnings: RouteWarning[] = [];
-  const candidates: Candidate[] = [];
-  const dst = net.key;
-  const ifaces = sources.localIfaces;
-  if (ifaces && ifaces.length > 0) {
-    const sorted = [...new Set(ifaces)].sort();
-    if (sorted.length > 1) {
-      warnings.push({ code: 'routeConflict', message: `${dst} is claimed by several local workload interfaces (${sorted.join(', ')}); ${sorted[0]} is used`, destination: dst, node: ctx.local });
-    }
-    candidates.push({
-      rank: 0,
-      route: makeRoute(dst, net.family, 'unicast', sorted[0], undefined, false, ctx.deviceProto, 'link', net.family === 4 ? ctx.workloadMetric4 : ctx.workloadMetric6, 0, 'localWorkload', undefined, 'felix', ctx.local),
-    });
-  }
-  const needsPool = sources.block !== undefined || sources.borrowedBy !== undefined || (sources.remoteWorkloadNodes?.length ?? 0) > 0;
-  const pool = needsPool ? findPool(ctx.pools, net) : undefined;
-  const routable = pool !== undefined && pool.type !== 'none';
-  if (sources.block && !ctx.workloadIPs) {
-    const hosts = [...new Set(sources.block.affinityHosts)].sort();
-    if (!sources.block.record && hosts.length > 1) {
-      warnings.push({ code: 'affinityMismatch', message: `block ${dst} has affinities for several nodes (${hosts.join(', ')}); ${hosts[0]} is used`, destination: dst });
-    } else if (sources.block.record && hosts.some((h) => h !== sources.block!.owner)) {
-      warnings.push({
-        code: 'affinityMismatch',
-        message: `block ${dst} is affine to ${sources.block.owner ?? 'nobody'} but has affinity records for ${hosts.join(', ')}; the block's affinity is used`,
-        destination: dst,
-      });
-    }
-    if (!routable) {
-      warnings.push({ code: 'blockOutsidePools', message: `block ${dst} is not inside any routable IP pool; no route`, destination: dst, node: sources.block.owner });
-    } else if (sources.block.owner === ctx.local) {
-      const c = blackholeCandidate(ctx, net, pool);
-      if (c) candidates.push(c);
-    } else if (sources.block.owner !== undefined) {
-      const c = remoteCandidate(ctx, net, pool, sources.block.owner, 'remoteBlock', warnings);
-      if (c) candidates.push(c);
-    }
-  }
-  if (sources.borrowedBy !== undefined && !ctx.workloadIPs && routable && sources.borrowedBy !== ctx.local) {
-    const c = remoteCandidate(ctx, net, pool, sources.borrowedBy, 'borrowed', warnings);
-    if (c) candidates.push(c);
-  }
-  if (ctx.workloadIPs && sources.remoteWorkloadNodes && sources.remoteWorkloadNodes.length > 0 && routable) {
-    const nodes = [...new Set(sources.remoteWorkloadNodes)].sort();
-    if (nodes.length > 1) {
-      warnings.push({ code: 'routeConflict', message: `${dst} is claimed by workloads on several nodes (${nodes.join(', ')}); ${nodes[0]} is used`, destination: dst });
-    }
-    const c = remoteCandidate(ctx, net, pool, nodes[0]!, 'remoteWorkload', warnings);
-    if (c) candidates.push(c);
-  }
-  if (candidates.length === 0) return { route: undefined, warnings };
-  let best = candidates[0]!;
-  for (const c of candidates) if (c.rank < best.rank) best = c;
-  if (candidates.length > 1) {
-    warnings.push({
-      code: 'routeConflict',
-      message: `${dst} has ${candidates.length} competing routes (${candidates.map((c) => c.route.kind).join(', ')}); the ${best.route.kind} route wins`,
-      destination: dst,
-    });
-  }
-  return { route: best.route, warnings };
+  const route = decideInto(ctx, net, sources, warnings);
+  return { route, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -794,10 +945,31 @@ export function vtepEntries(ctx: Context, node: NodeInfo, family: 4 | 6): { neig
 // ---------------------------------------------------------------------------------------------
 // Ordering and comparison
 
+function warningKey(w: RouteWarning): string {
+  return `${w.code}\u0000${w.destination ?? ''}\u0000${w.node ?? ''}\u0000${w.message}`;
+}
+
 export function compareWarnings(a: RouteWarning, b: RouteWarning): number {
-  const ka = `${a.code}\u0000${a.destination ?? ''}\u0000${a.node ?? ''}\u0000${a.message}`;
-  const kb = `${b.code}\u0000${b.destination ?? ''}\u0000${b.node ?? ''}\u0000${b.message}`;
+  const ka = warningKey(a);
+  const kb = warningKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Sorts warnings in place in {@link compareWarnings} order, building each sort key once. */
+export function sortWarnings(warnings: RouteWarning[]): RouteWarning[] {
+  if (warnings.length < 2) return warnings;
+  const keyed = warnings.map(keyedWarning);
+  keyed.sort(compareKeyed);
+  for (let i = 0; i < keyed.length; i++) warnings[i] = keyed[i]!.warning;
+  return warnings;
+}
+
+function keyedWarning(warning: RouteWarning): { key: string; warning: RouteWarning } {
+  return { key: warningKey(warning), warning };
+}
+
+function compareKeyed(a: { key: string }, b: { key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 export function sameRoute(a: Route, b: Route): boolean {
