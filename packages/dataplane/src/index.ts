@@ -49,6 +49,7 @@ export { DEFAULT_INTERFACE_PREFIX, interfacePrefixFromEnv, workloadInterfaceName
 export { ensureVxlanDevice, ensureOnlyAddress, kernelSupportsIpip, ensureTunl0, syncVxlanNeighbours } from './tunnels.js';
 export type { EnsureVxlanOptions, RemoteVtep } from './tunnels.js';
 export { CALICO_IPV4_GATEWAY, CALICO_IPV6_GATEWAY, CALICO_HOST_MAC } from './container-side.js';
+export type { ContainerSideConfig, ContainerSideResult } from './container-side.js';
 export { setupWorkloadInterface, teardownWorkloadInterface } from './workload.js';
 export type { WorkloadInterfaceOptions, WorkloadInterfaceResult, TeardownWorkloadOptions } from './workload.js';
 export { RULE_HASH_LENGTH, RULE_HASH_PREFIX, renderRuleBody, ruleHashes, renderRuleLine, renderTableRules, renderRestore } from './iptables/render.js';

@@ -16,6 +16,7 @@ export {
   namespaceToProfile,
   serviceAccountToProfile,
 } from './mapping/native.js';
+export type { KubeObject, NodeConversionOptions } from './mapping/native.js';
 export { parseJson, stringifyJson } from './json.js';
 export type { JsonValue } from './json.js';
 export { errorFromResponse, parseStatus, translateError } from './errors.js';

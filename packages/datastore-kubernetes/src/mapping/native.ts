@@ -8,8 +8,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { API_VERSION, type ObjectMeta, type V3Object } from '@libcalico-ts/api';
 import { convertUid } from '../uid.js';
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A Kubernetes object as parsed JSON. */
+export type KubeObject = Record<string, unknown>;
+const isObject = (v: unknown): v is KubeObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Node annotations Calico uses. */
@@ -80,8 +81,8 @@ export interface NodeConversionOptions {
 }
 
 /** The Calico Node view of a Kubernetes Node. */
-export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {}): V3Object {
-  const meta = (isObject(node.metadata) ? node.metadata : {}) as Obj;
+export function kubeNodeToCalico(node: KubeObject, options: NodeConversionOptions = {}): V3Object {
+  const meta = (isObject(node.metadata) ? node.metadata : {}) as KubeObject;
   const k8sAnnotations = (isObject(meta.annotations) ? meta.annotations : {}) as Record<string, string>;
   const k8sLabels = isObject(meta.labels) ? (meta.labels as Record<string, string>) : undefined;
   const ann = (key: string, ok?: (v: string) => boolean): string | undefined => {
@@ -102,7 +103,7 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
   if (labels) metadata.labels = labels;
   metadata.annotations = annotations;
 
-  const bgp: Obj = {};
+  const bgp: KubeObject = {};
   const asText = ann(NodeAnnotation.ASNumber);
   const asn = asText === undefined ? undefined : parseAsNumber(asText);
   if (asn !== undefined) bgp.asNumber = asn;
@@ -110,8 +111,8 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
   const v6 = ann(NodeAnnotation.IPv6Address, cidrOrIp(6));
   if (v4) bgp.ipv4Address = v4;
   if (v6) bgp.ipv6Address = v6;
-  const spec = (isObject(node.spec) ? node.spec : {}) as Obj;
-  const wireguard: Obj = {};
+  const spec = (isObject(node.spec) ? node.spec : {}) as KubeObject;
+  const wireguard: KubeObject = {};
   if (options.usePodCIDR && typeof spec.podCIDR === 'string' && spec.podCIDR !== '') {
     const base = spec.podCIDR.split('/')[0];
     if (isIPv4(base)) {
@@ -131,7 +132,7 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
   const rr = ann(NodeAnnotation.RouteReflectorClusterID, cidrOrIp(4));
   if (rr) bgp.routeReflectorClusterID = rr;
 
-  const calicoSpec: Obj = {};
+  const calicoSpec: KubeObject = {};
   if (Object.keys(bgp).length > 0) calicoSpec.bgp = bgp;
   const vx4 = ann(NodeAnnotation.IPv4VXLANTunnelAddr, cidrOrIp(4));
   const mac = ann(NodeAnnotation.VXLANTunnelMACAddr, isMac);
@@ -143,10 +144,10 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
   if (mac6) calicoSpec.vxlanTunnelMACAddrV6 = mac6;
   calicoSpec.orchRefs = [{ nodeName: name, orchestrator: 'k8s' }];
   if (Object.keys(wireguard).length > 0) calicoSpec.wireguard = wireguard;
-  const addresses: Obj[] = [];
+  const addresses: KubeObject[] = [];
   if (v4) addresses.push({ address: v4, type: 'CalicoNodeIP' });
   if (v6) addresses.push({ address: v6, type: 'CalicoNodeIP' });
-  const status = (isObject(node.status) ? node.status : {}) as Obj;
+  const status = (isObject(node.status) ? node.status : {}) as KubeObject;
   for (const a of Array.isArray(status.addresses) ? status.addresses : []) {
     if (!isObject(a) || typeof a.address !== 'string') continue;
     if (a.type === 'InternalIP' || a.type === 'ExternalIP') addresses.push({ address: a.address, type: a.type });
@@ -166,7 +167,7 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
     }
   }
 
-  const calicoStatus: Obj = {};
+  const calicoStatus: KubeObject = {};
   const wgKey = ann(NodeAnnotation.WireguardPublicKey);
   const wgKey6 = ann(NodeAnnotation.WireguardPublicKeyV6);
   if (wgKey) calicoStatus.wireguardPublicKey = wgKey;
@@ -180,9 +181,9 @@ export function kubeNodeToCalico(node: Obj, options: NodeConversionOptions = {})
  * annotations, one annotation per field), as Calico's node update does. The Kubernetes labels
  * are never touched.
  */
-export function mergeCalicoNodeIntoKubeNode(calico: V3Object, kubeNode: Obj): Obj {
-  const node = JSON.parse(JSON.stringify(kubeNode)) as Obj;
-  const meta = (isObject(node.metadata) ? node.metadata : (node.metadata = {})) as Obj;
+export function mergeCalicoNodeIntoKubeNode(calico: V3Object, kubeNode: KubeObject): KubeObject {
+  const node = JSON.parse(JSON.stringify(kubeNode)) as KubeObject;
+  const meta = (isObject(node.metadata) ? node.metadata : (node.metadata = {})) as KubeObject;
   const annotations = (isObject(meta.annotations) ? meta.annotations : (meta.annotations = {})) as Record<string, string>;
   let labels = { ...(calico.metadata.labels ?? {}) };
   let calicoAnnotations = { ...(calico.metadata.annotations ?? {}) };
@@ -200,7 +201,7 @@ export function mergeCalicoNodeIntoKubeNode(calico: V3Object, kubeNode: Obj): Ob
   setOrDelete(NodeAnnotation.Annotations, Object.keys(calicoAnnotations).length > 0 ? sortedJson(calicoAnnotations) : undefined);
   labels = {};
   calicoAnnotations = {};
-  const spec = (calico.spec ?? {}) as Obj;
+  const spec = (calico.spec ?? {}) as KubeObject;
   const bgp = isObject(spec.bgp) ? spec.bgp : undefined;
   setOrDelete(NodeAnnotation.IPv4VXLANTunnelAddr, spec.ipv4VXLANTunnelAddr);
   setOrDelete(NodeAnnotation.VXLANTunnelMACAddr, spec.vxlanTunnelMACAddr);
@@ -214,7 +215,7 @@ export function mergeCalicoNodeIntoKubeNode(calico: V3Object, kubeNode: Obj): Ob
   const wg = isObject(spec.wireguard) ? spec.wireguard : undefined;
   setOrDelete(NodeAnnotation.IPv4WireguardInterfaceAddr, wg?.interfaceIPv4Address);
   setOrDelete(NodeAnnotation.IPv6WireguardInterfaceAddr, wg?.interfaceIPv6Address);
-  const status = (isObject(calico.status) ? calico.status : {}) as Obj;
+  const status = (isObject(calico.status) ? calico.status : {}) as KubeObject;
   setOrDelete(NodeAnnotation.WireguardPublicKey, status.wireguardPublicKey);
   setOrDelete(NodeAnnotation.WireguardPublicKeyV6, status.wireguardPublicKeyV6);
   setOrDelete(NodeAnnotation.Interfaces, Array.isArray(spec.interfaces) ? JSON.stringify(spec.interfaces) : undefined);
@@ -275,7 +276,7 @@ export const PodAnnotation = {
 } as const;
 
 /** True when the pod is backed by a WorkloadEndpoint: scheduled and not host-networked. */
-export function podHasWorkloadEndpoint(pod: Obj): boolean {
+export function podHasWorkloadEndpoint(pod: KubeObject): boolean {
   const spec = isObject(pod.spec) ? pod.spec : {};
   return typeof spec.nodeName === 'string' && spec.nodeName !== '' && spec.hostNetwork !== true;
 }
@@ -293,9 +294,9 @@ function toCidr(ip: string): string | undefined {
   return undefined;
 }
 
-function podIPs(pod: Obj): string[] {
+function podIPs(pod: KubeObject): string[] {
   const status = isObject(pod.status) ? pod.status : {};
-  const annotations = (isObject((pod.metadata as Obj)?.annotations) ? (pod.metadata as Obj).annotations : {}) as Record<string, string>;
+  const annotations = (isObject((pod.metadata as KubeObject)?.annotations) ? (pod.metadata as KubeObject).annotations : {}) as Record<string, string>;
   const lists: string[][] = [];
   if (Array.isArray(status.podIPs)) lists.push(status.podIPs.filter(isObject).map((p) => String(p.ip ?? '')));
   if (typeof status.podIP === 'string') lists.push([status.podIP]);
@@ -309,7 +310,7 @@ function podIPs(pod: Obj): string[] {
   return [];
 }
 
-function podFinished(pod: Obj): boolean {
+function podFinished(pod: KubeObject): boolean {
   const status = isObject(pod.status) ? pod.status : {};
   if (status.phase === 'Succeeded' || status.phase === 'Failed') return true;
   const meta = isObject(pod.metadata) ? pod.metadata : {};
@@ -318,9 +319,9 @@ function podFinished(pod: Obj): boolean {
 }
 
 /** The WorkloadEndpoint view of a pod (call only when {@link podHasWorkloadEndpoint}). */
-export function podToWorkloadEndpoint(pod: Obj): V3Object {
-  const meta = (isObject(pod.metadata) ? pod.metadata : {}) as Obj;
-  const spec = (isObject(pod.spec) ? pod.spec : {}) as Obj;
+export function podToWorkloadEndpoint(pod: KubeObject): V3Object {
+  const meta = (isObject(pod.metadata) ? pod.metadata : {}) as KubeObject;
+  const spec = (isObject(pod.spec) ? pod.spec : {}) as KubeObject;
   const annotations = (isObject(meta.annotations) ? meta.annotations : {}) as Record<string, string>;
   const namespace = String(meta.namespace ?? '');
   const podName = String(meta.name ?? '');
@@ -333,7 +334,7 @@ export function podToWorkloadEndpoint(pod: Obj): V3Object {
   labels['projectcalico.org/orchestrator'] = 'k8s';
   if (sa && sa.length < 63) labels['projectcalico.org/serviceaccount'] = sa;
   const ipNetworks = podFinished(pod) ? [] : podIPs(pod);
-  const ports: Obj[] = [];
+  const ports: KubeObject[] = [];
   for (const list of [spec.containers, spec.initContainers]) {
     for (const c of Array.isArray(list) ? list : []) {
       if (!isObject(c) || !Array.isArray(c.ports)) continue;
@@ -353,7 +354,7 @@ export function podToWorkloadEndpoint(pod: Obj): V3Object {
   metadata.creationTimestamp = typeof meta.creationTimestamp === 'string' ? meta.creationTimestamp : null;
   metadata.labels = labels;
   if (annotations['k8s.v1.cni.cncf.io/network-status'] !== undefined) metadata.annotations = { 'k8s.v1.cni.cncf.io/network-status': annotations['k8s.v1.cni.cncf.io/network-status'] };
-  const wepSpec: Obj = { orchestrator: 'k8s', node, pod: podName };
+  const wepSpec: KubeObject = { orchestrator: 'k8s', node, pod: podName };
   if (annotations[PodAnnotation.ContainerID]) wepSpec.containerID = annotations[PodAnnotation.ContainerID];
   wepSpec.endpoint = 'eth0';
   if (sa) wepSpec.serviceAccountName = sa;
@@ -403,8 +404,8 @@ export function defaultAllowProfile(): V3Object {
   };
 }
 
-function profileMeta(name: string, source: Obj, resourceVersion: string): ObjectMeta {
-  const meta = (isObject(source.metadata) ? source.metadata : {}) as Obj;
+function profileMeta(name: string, source: KubeObject, resourceVersion: string): ObjectMeta {
+  const meta = (isObject(source.metadata) ? source.metadata : {}) as KubeObject;
   const out: ObjectMeta = { name };
   if (typeof meta.uid === 'string' && meta.uid) out.uid = convertUid(meta.uid);
   out.resourceVersion = resourceVersion;
@@ -413,8 +414,8 @@ function profileMeta(name: string, source: Obj, resourceVersion: string): Object
 }
 
 /** The `kns.<namespace>` profile of a Namespace. */
-export function namespaceToProfile(ns: Obj): V3Object {
-  const meta = (isObject(ns.metadata) ? ns.metadata : {}) as Obj;
+export function namespaceToProfile(ns: KubeObject): V3Object {
+  const meta = (isObject(ns.metadata) ? ns.metadata : {}) as KubeObject;
   const name = String(meta.name ?? '');
   const labelsToApply: Record<string, string> = {};
   for (const [k, v] of Object.entries((isObject(meta.labels) ? meta.labels : {}) as Record<string, string>)) labelsToApply[`pcns.${k}`] = v;
@@ -428,8 +429,8 @@ export function namespaceToProfile(ns: Obj): V3Object {
 }
 
 /** The `ksa.<namespace>.<name>` profile of a ServiceAccount. */
-export function serviceAccountToProfile(sa: Obj): V3Object {
-  const meta = (isObject(sa.metadata) ? sa.metadata : {}) as Obj;
+export function serviceAccountToProfile(sa: KubeObject): V3Object {
+  const meta = (isObject(sa.metadata) ? sa.metadata : {}) as KubeObject;
   const name = String(meta.name ?? '');
   const labelsToApply: Record<string, string> = {};
   for (const [k, v] of Object.entries((isObject(meta.labels) ? meta.labels : {}) as Record<string, string>)) labelsToApply[`pcsa.${k}`] = v;
