@@ -36,6 +36,14 @@ describe('parseArgs', () => {
     assert.equal(o.dialect, 'bird2');
   });
 
+  it('--secrets-dir for run and bird; refused for routes and when empty', () => {
+    assert.equal(parseArgs(['run', '--node', 'a', '--secrets-dir', '/etc/bgp-secrets'], {}).secretsDir, '/etc/bgp-secrets');
+    assert.equal(parseArgs(['bird', '--node', 'a', '--out', '/tmp/x', '--onetime', '--secrets-dir=/s'], {}).secretsDir, '/s');
+    assert.equal(parseArgs(['run', '--node', 'a'], {}).secretsDir, undefined);
+    assert.deepEqual(fieldsOf(() => parseArgs(['routes', '--node', 'a', '--secrets-dir', '/s'], {})), ['--secrets-dir']);
+    assert.deepEqual(fieldsOf(() => parseArgs(['run', '--node', 'a', '--secrets-dir='], {})), ['--secrets-dir']);
+  });
+
   it('names every bad argument at once', () => {
     assert.deepEqual(
       fieldsOf(() => parseArgs(['fly', '--node', 'Bad_Name', '--backend', 'ospf', '--dialect', 'quagga', '--ip', '10.0.0.1', '--bogus'], {})),
