@@ -9,7 +9,7 @@
  * - the Calico CRDs read from the fixture CRD YAMLs (`crd.projectcalico.org/v1`, optionally the
  *   `projectcalico.org/v3` ones), with their scope, `status` subresource and structural schema
  *   (defaulting, pruning of unknown fields, OpenAPI validation -> 422 Invalid; see kube-schema.ts);
- * - built-in `nodes` (+`/status`), `pods` (+`/status`), `namespaces` (+`/status`), `serviceaccounts`,
+ * - built-in `nodes` (+`/status`), `pods` (+`/status`), `namespaces` (+`/status`), `serviceaccounts`, `secrets`,
  *   `services` (+`/status`) and `discovery.k8s.io/v1` `endpointslices`;
  * - create (generateName, uid, creationTimestamp, generation, namespace must exist -> 404), get,
  *   update (resourceVersion CAS -> 409 Conflict; uid mismatch -> 409; no-op updates do not bump
@@ -178,6 +178,7 @@ const BUILTIN_TYPES: ResourceType[] = [
   { group: '', version: 'v1', plural: 'namespaces', singular: 'namespace', kind: 'Namespace', listKind: 'NamespaceList', namespaced: false, status: true, custom: false, shortNames: ['ns'], fieldSelectors: ['status.phase'] },
   { group: '', version: 'v1', plural: 'nodes', singular: 'node', kind: 'Node', listKind: 'NodeList', namespaced: false, status: true, custom: false, shortNames: ['no'], fieldSelectors: ['spec.unschedulable'] },
   { group: '', version: 'v1', plural: 'pods', singular: 'pod', kind: 'Pod', listKind: 'PodList', namespaced: true, status: true, custom: false, shortNames: ['po'], fieldSelectors: ['spec.nodeName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP'] },
+  { group: '', version: 'v1', plural: 'secrets', singular: 'secret', kind: 'Secret', listKind: 'SecretList', namespaced: true, status: false, custom: false, fieldSelectors: ['type'] },
   { group: '', version: 'v1', plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', listKind: 'ServiceAccountList', namespaced: true, status: false, custom: false, shortNames: ['sa'] },
   { group: '', version: 'v1', plural: 'services', singular: 'service', kind: 'Service', listKind: 'ServiceList', namespaced: true, status: true, custom: false, shortNames: ['svc'] },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', listKind: 'EndpointSliceList', namespaced: true, status: false, custom: false },

@@ -122,7 +122,7 @@ export function validate(schema: Schema | undefined, value: Json, path: string, 
     if (schema.minLength !== undefined && value.length < schema.minLength) {
       causes.push({ reason: 'FieldValueInvalid', field: path, message: `Invalid value: ${quote(value)}: ${path} in body should be at least ${schema.minLength} chars long` });
     }
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) {
+    if (schema.pattern !== undefined && !goPattern(schema.pattern).test(value)) {
       causes.push({ reason: 'FieldValueInvalid', field: path, message: `Invalid value: ${quote(value)}: ${path} in body should match '${schema.pattern}'` });
     }
   }
@@ -153,4 +153,23 @@ export function validate(schema: Schema | undefined, value: Json, path: string, 
   }
   for (const sub of schema.allOf ?? []) validate(sub, value, path, causes);
   return causes;
+}
+
+const patternCache = new Map<string, RegExp>();
+
+/**
+ * A CRD `pattern` as a JavaScript RegExp. CRD patterns are Go RE2 syntax; the one construct the
+ * Calico CRDs use that JavaScript lacks is a leading inline flag group such as `(?i)` (possibly after `^`), which
+ * becomes the RegExp flag.
+ */
+function goPattern(pattern: string): RegExp {
+  let compiled = patternCache.get(pattern);
+  if (compiled === undefined) {
+    // `(?i)` at the start, or right after a leading `^` (as in `^(?i)(Trace|Debug|...)?$`).
+    const inline = /^(\^?)\(\?([imsU]+)\)/.exec(pattern);
+    const flags = inline ? [...new Set(inline[2]!.replace('U', ''))].join('') : '';
+    compiled = new RegExp(inline ? inline[1]! + pattern.slice(inline[0].length) : pattern, flags);
+    patternCache.set(pattern, compiled);
+  }
+  return compiled;
 }
