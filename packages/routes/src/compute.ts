@@ -18,7 +18,7 @@ import {
   parseWorkloadInto,
   sortPools,
   sortWarnings,
-  vtepEntries,
+  pushVtepEntries,
 } from './internal/context.js';
 import type { ClusterSnapshot, FdbEntry, NeighborEntry, Route, RouteOptions, RouteTable, RouteWarning, SnapshotBlock } from './types.js';
 
@@ -111,23 +111,41 @@ const SOURCE_REMOTE_WORKLOAD = 4;
 /** `meta` bit marking an IPv6 fact (its network is `v6Nets[v4[i]]`). */
 const META_V6 = 1 << 16;
 
-/** Destination facts in insertion order, as parallel arrays. */
+/** Destination facts in insertion order, as parallel arrays (numbers in typed arrays, off the GC'd heap). */
 class Facts {
+  length = 0;
   /** `kind << 8 | prefix`, plus {@link META_V6}. */
-  readonly meta: number[] = [];
+  meta: Int32Array;
   /** IPv4 network as uint32; for IPv6 facts, the index into `v6Nets`. */
-  readonly v4: number[] = [];
+  v4: Uint32Array;
   /** Canonical destination text. */
   readonly keys: string[] = [];
   /** Block record: its `host:` owner (undefined = none); affinity: host; borrowed: borrowing node; local workload: interface; remote workload: node. */
   readonly values: (string | undefined)[] = [];
   readonly v6Nets: Net[] = [];
 
+  constructor(capacity: number) {
+    this.meta = new Int32Array(Math.max(16, capacity));
+    this.v4 = new Uint32Array(this.meta.length);
+  }
+
+  private grow(): void {
+    const meta = new Int32Array(this.meta.length * 2);
+    meta.set(this.meta);
+    const v4 = new Uint32Array(meta.length);
+    v4.set(this.v4);
+    this.meta = meta;
+    this.v4 = v4;
+  }
+
   addV4(network: number, prefix: number, key: string, kind: number, value: string | undefined): void {
-    this.meta.push((kind << 8) | prefix);
-    this.v4.push(network);
+    const i = this.length;
+    if (i === this.meta.length) this.grow();
+    this.meta[i] = (kind << 8) | prefix;
+    this.v4[i] = network;
     this.keys.push(key);
     this.values.push(value);
+    this.length = i + 1;
   }
 
   addNet(net: Net, kind: number, value: string | undefined): void {
@@ -135,11 +153,9 @@ class Facts {
       this.addV4(net.v4, net.prefix, net.key, kind, value);
       return;
     }
-    this.meta.push((kind << 8) | net.prefix | META_V6);
-    this.v4.push(this.v6Nets.length);
+    this.addV4(this.v6Nets.length, net.prefix, net.key, kind, value);
+    this.meta[this.length - 1]! |= META_V6;
     this.v6Nets.push(net);
-    this.keys.push(net.key);
-    this.values.push(value);
   }
 
   /**
@@ -149,7 +165,7 @@ class Facts {
    */
   order(): Int32Array {
     const { meta, v4: values } = this;
-    const n = meta.length;
+    const n = this.length;
     const v4n = n - this.v6Nets.length;
     let v4 = new Int32Array(v4n);
     let sorted = true;
@@ -233,15 +249,16 @@ function addBorrowed(facts: Facts, block: SnapshotBlock, net: Net, owner: string
 }
 
 /**
- * Owner of a block per its `host:<node>` affinity, memoised per computation so that the blocks
- * of one node share one name string (the routes keep it) instead of a slice per block.
+ * Owner of a block per its `host:<node>` affinity. Memoised per computation, keyed by the
+ * snapshot's own affinity strings: the blocks of one node share one name string (the routes
+ * keep it) instead of a slice each.
  */
 function ownerOf(owners: Map<string, string | undefined>, affinity: string | null | undefined): string | undefined {
   if (typeof affinity !== 'string') return undefined;
   let owner = owners.get(affinity);
-  if (owner === undefined && !owners.has(affinity)) {
+  if (owner === undefined) {
     owner = affinityHost(affinity);
-    owners.set(affinity, owner);
+    if (owner !== undefined) owners.set(affinity, owner);
   }
   return owner;
 }
@@ -257,16 +274,15 @@ interface MutableNet {
 function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable {
   const problems = new Problems();
   const warnings: RouteWarning[] = ctx.globalWarnings.slice();
-  const facts = new Facts();
+  const records = ctx.workloadIPs ? [] : (snapshot.blocks ?? []);
+  const affinities = ctx.workloadIPs ? [] : (snapshot.blockAffinities ?? []);
+  const facts = new Facts(records.length + affinities.length + 64);
 
   if (!ctx.workloadIPs) {
     // Blocks: records (authoritative owner; the last record of a CIDR wins), then affinities.
-    const records = snapshot.blocks ?? [];
     const owners = new Map<string, string | undefined>();
-    for (const name of ctx.nodes.keys()) owners.set(`host:${name}`, name);
-    const recordOwners: (string | undefined)[] = new Array(records.length);
     const recordNets: (Net | undefined)[] = [];
-    const firstRecordFact = facts.meta.length;
+    const firstRecordFact = facts.length;
     for (let i = 0; i < records.length; i++) {
       const block = records[i];
       if (!block || block.deleted === true) continue;
@@ -289,9 +305,7 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
         facts.addNet(net, SOURCE_BLOCK, owner);
         recordNets[i] = net;
       }
-      recordOwners[i] = owner;
     }
-    const affinities = snapshot.blockAffinities ?? [];
     for (let i = 0; i < affinities.length; i++) {
       const a = affinities[i];
       if (!a || !affinityCounts(a)) continue;
@@ -310,15 +324,17 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
     for (let i = 0, f = firstRecordFact; i < records.length; i++) {
       const block = records[i];
       if (!block || block.deleted === true) continue;
+      // Record i is fact f (records were added first, in order; skipped ones added nothing).
+      const fact = f++;
+      if (!block.attributes || !block.allocations) continue;
       let net = recordNets[i];
       if (net === undefined) {
         // An IPv4 record: its fact holds the parsed network.
-        scratch.v4 = facts.v4[f]!;
-        scratch.prefix = facts.meta[f]! & 0xff;
+        scratch.v4 = facts.v4[fact]!;
+        scratch.prefix = facts.meta[fact]! & 0xff;
         net = scratch;
       }
-      f++;
-      if (block.attributes && block.allocations) addBorrowed(facts, block, net, recordOwners[i]);
+      addBorrowed(facts, block, net, facts.values[fact]);
     }
   }
 
@@ -427,16 +443,8 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
   const fdb: FdbEntry[] = [];
   if (ctx.vxlanOn4 || ctx.vxlanOn6) {
     for (const node of ctx.nodes.values()) {
-      const e4 = vtepEntries(ctx, node, 4);
-      if (e4) {
-        neighbors.push(e4.neighbor);
-        fdb.push(e4.fdb);
-      }
-      const e6 = vtepEntries(ctx, node, 6);
-      if (e6) {
-        neighbors.push(e6.neighbor);
-        fdb.push(e6.fdb);
-      }
+      pushVtepEntries(ctx, node, 4, neighbors, fdb);
+      pushVtepEntries(ctx, node, 6, neighbors, fdb);
     }
     neighbors.sort(compareNeighbors);
     fdb.sort(compareNeighbors);

@@ -181,8 +181,11 @@ export interface NodeInfo {
   readonly vxlanV6: Addr | undefined;
   readonly macV4Explicit: string | undefined;
   readonly macV6Explicit: string | undefined;
-  /** Interfaces by name -> addresses (for the local parent device). */
-  readonly interfaces: readonly { name: string; addresses: readonly string[] }[];
+  /**
+   * The node's `spec.interfaces` as given (read only for the local node's parent device, by
+   * {@link parentFor}, which tolerates any shape): not copied, nodes are treated as immutable input.
+   */
+  readonly interfaces: unknown;
   macV4: string | undefined;
   macV6: string | undefined;
 }
@@ -191,14 +194,15 @@ function nodePath(path: string, index: number): string {
   return index < 0 ? path : `${path}[${index}]`;
 }
 
-/** A node address: the address and the prefix length of the node's subnet (host length when written bare). */
-interface NodeAddress {
-  addr: Addr;
-  prefix: number;
-}
+/**
+ * Prefix length of the subnet of the address {@link nodeAddress} / {@link fastV4NodeAddress} last
+ * returned (host length when written bare): an out-parameter, read right after the call, so that
+ * parsing 5,000 nodes allocates no wrapper objects.
+ */
+let lastPrefix = 0;
 
-/** `a.b.c.d` or `a.b.c.d/nn` (canonical dotted quad, 1-2 digit prefix <= 32) without allocating beyond the result; undefined otherwise. */
-function fastV4NodeAddress(text: string): NodeAddress | undefined {
+/** `a.b.c.d` or `a.b.c.d/nn` (canonical dotted quad, 1-2 digit prefix <= 32), prefix in {@link lastPrefix}; undefined otherwise. */
+function fastV4NodeAddress(text: string): Addr | undefined {
   const slash = text.indexOf('/');
   const end = slash < 0 ? text.length : slash;
   const ip = parseV4Fast(text, 0, end);
@@ -215,10 +219,12 @@ function fastV4NodeAddress(text: string): NodeAddress | undefined {
       if (prefix > 32) return undefined;
     } else return undefined;
   }
-  return { addr: { family: 4, v4: ip, v6: 0n, text: slash < 0 ? text : text.slice(0, slash) }, prefix };
+  lastPrefix = prefix;
+  return { family: 4, v4: ip, v6: 0n, text: slash < 0 ? text : text.slice(0, slash) };
 }
 
-function nodeAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, family: 4 | 6): NodeAddress | undefined {
+/** The node's address of `family` (BGP spec first, then its InternalIP/ExternalIP), prefix length in {@link lastPrefix}. */
+function nodeAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, family: 4 | 6): Addr | undefined {
   const bgpField = family === 4 ? 'ipv4Address' : 'ipv6Address';
   const fromBGP = spec.bgp?.[bgpField];
   let text: string | undefined;
@@ -254,7 +260,8 @@ function nodeAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: 
   }
   const slash = text.indexOf('/');
   const addr = addrOrProblem(problems, where, slash < 0 ? text : text.slice(0, slash));
-  return addr ? { addr, prefix: net.prefix } : undefined;
+  lastPrefix = net.prefix;
+  return addr;
 }
 
 function tunnelAddress(problems: Problems, spec: NonNullable<Node['spec']>, path: string, index: number, family: 4 | 6): Addr | undefined {
@@ -285,19 +292,6 @@ function explicitMAC(problems: Problems, spec: NonNullable<Node['spec']>, path: 
   return text.toLowerCase();
 }
 
-const NO_INTERFACES: readonly { name: string; addresses: readonly string[] }[] = Object.freeze([]);
-const NO_ADDRESSES: readonly string[] = Object.freeze([]);
-
-function copyInterfaces(list: unknown): readonly { name: string; addresses: readonly string[] }[] {
-  if (!Array.isArray(list) || list.length === 0) return NO_INTERFACES;
-  const out: { name: string; addresses: readonly string[] }[] = new Array(list.length);
-  for (let k = 0; k < list.length; k++) {
-    const i = list[k] as { name: string; addresses?: unknown };
-    out[k] = { name: i.name, addresses: Array.isArray(i.addresses) ? (i.addresses as string[]) : NO_ADDRESSES };
-  }
-  return out;
-}
-
 /**
  * Parses a node; malformed fields are recorded in `problems` under `path` (`path[index]` when
  * `index >= 0`; field paths are built only when a problem is recorded).
@@ -310,7 +304,9 @@ export function parseNodeInto(problems: Problems, node: Node, path: string, inde
   const before = problems.fields.length;
   const spec = node.spec ?? {};
   const v4 = nodeAddress(problems, spec, path, index, 4);
+  const v4Prefix = lastPrefix;
   const v6 = nodeAddress(problems, spec, path, index, 6);
+  const v6Prefix = lastPrefix;
   const vxlanV4 = tunnelAddress(problems, spec, path, index, 4);
   const vxlanV6 = tunnelAddress(problems, spec, path, index, 6);
   const macV4Explicit = explicitMAC(problems, spec, path, index, 'vxlanTunnelMACAddr');
@@ -318,15 +314,15 @@ export function parseNodeInto(problems: Problems, node: Node, path: string, inde
   if (problems.fields.length > before) return undefined;
   return {
     name: node.metadata.name,
-    ipv4: v4?.addr,
-    ipv4Prefix: v4 === undefined ? 0 : v4.prefix,
-    ipv6: v6?.addr,
-    ipv6Prefix: v6 === undefined ? 0 : v6.prefix,
+    ipv4: v4,
+    ipv4Prefix: v4 === undefined ? 0 : v4Prefix,
+    ipv6: v6,
+    ipv6Prefix: v6 === undefined ? 0 : v6Prefix,
     vxlanV4,
     vxlanV6,
     macV4Explicit,
     macV6Explicit,
-    interfaces: copyInterfaces(spec.interfaces),
+    interfaces: spec.interfaces,
     macV4: undefined,
     macV6: undefined,
   };
@@ -552,9 +548,11 @@ function positiveInt(problems: Problems, path: string, value: unknown): number |
 }
 
 function parentFor(node: NodeInfo | undefined, addr: Addr | undefined): string | undefined {
-  if (!node || !addr) return undefined;
-  for (const iface of node.interfaces) {
-    for (const text of iface.addresses) {
+  if (!node || !addr || !Array.isArray(node.interfaces)) return undefined;
+  for (const iface of node.interfaces as readonly ({ name?: unknown; addresses?: unknown } | null | undefined)[]) {
+    if (!iface || typeof iface.name !== 'string' || !Array.isArray(iface.addresses)) continue;
+    for (const text of iface.addresses as readonly unknown[]) {
+      if (typeof text !== 'string') continue;
       const slash = text.indexOf('/');
       const bare = slash < 0 ? text : text.slice(0, slash);
       try {
@@ -929,17 +927,23 @@ export function decide(ctx: Context, net: Net, sources: DestinationSources): Dec
 
 /** Neighbour + FDB entries for a remote node's VTEP of `family`, when VXLAN is on for it. */
 export function vtepEntries(ctx: Context, node: NodeInfo, family: 4 | 6): { neighbor: NeighborEntry; fdb: FdbEntry } | undefined {
-  if (node.name === ctx.local) return undefined;
-  if (family === 4 ? !ctx.vxlanOn4 : !ctx.vxlanOn6) return undefined;
+  const neighbors: NeighborEntry[] = [];
+  const fdb: FdbEntry[] = [];
+  return pushVtepEntries(ctx, node, family, neighbors, fdb) ? { neighbor: neighbors[0]!, fdb: fdb[0]! } : undefined;
+}
+
+/** Appends the neighbour and FDB entries of {@link vtepEntries} (no wrapper object); false when there are none. */
+export function pushVtepEntries(ctx: Context, node: NodeInfo, family: 4 | 6, neighbors: NeighborEntry[], fdb: FdbEntry[]): boolean {
+  if (node.name === ctx.local) return false;
+  if (family === 4 ? !ctx.vxlanOn4 : !ctx.vxlanOn6) return false;
   const tunnel = family === 4 ? node.vxlanV4 : node.vxlanV6;
   const parent = family === 4 ? node.ipv4 : node.ipv6;
-  if (!tunnel || !parent) return undefined;
+  if (!tunnel || !parent) return false;
   const device = family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE;
   const mac = nodeMAC(node, family);
-  return {
-    neighbor: { family, device, address: tunnel.text, mac, node: node.name },
-    fdb: { family, device, mac, destination: parent.text, node: node.name },
-  };
+  neighbors.push({ family, device, address: tunnel.text, mac, node: node.name });
+  fdb.push({ family, device, mac, destination: parent.text, node: node.name });
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
