@@ -19,6 +19,8 @@ export interface TestDatastore {
   addNode(name: string, options?: { labels?: Record<string, string>; ipipTunnelAddr?: string }): Promise<void>;
   /** Creates a pod (Kubernetes only) so that a WorkloadEndpoint can be written for it. */
   addPod?(namespace: string, name: string, node: string): Promise<void>;
+  /** A second, independent connection to the same store (another process's view); `close` ends it. */
+  connect(): Promise<{ datastore: Datastore; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,8 @@ export function memoryBackend(): Backend {
     name: 'memory',
     async create() {
       const datastore = createMemoryDatastore();
-      return { datastore, addNode: calicoNodeWriter(datastore), close: () => datastore.close() };
+      // The memory datastore lives in this process: a second client shares the object.
+      return { datastore, addNode: calicoNodeWriter(datastore), connect: async () => ({ datastore, close: async () => {} }), close: () => datastore.close() };
     },
     async shutdown() {},
   };
@@ -60,7 +63,16 @@ export function etcdBackend(): Backend {
       admin ??= new Etcd3({ hosts: server.endpoints });
       await admin.delete().prefix('/calico/');
       const datastore = createEtcdDatastore({ endpoints: server.endpoints });
-      return { datastore, addNode: calicoNodeWriter(datastore), close: () => datastore.close() };
+      const endpoints = server.endpoints;
+      return {
+        datastore,
+        addNode: calicoNodeWriter(datastore),
+        connect: async () => {
+          const other = createEtcdDatastore({ endpoints });
+          return { datastore: other, close: () => other.close() };
+        },
+        close: () => datastore.close(),
+      };
     },
     async shutdown() {
       admin?.close();
@@ -91,6 +103,10 @@ export function kubernetesBackend(): Backend {
             spec: { nodeName: node, serviceAccountName: 'default', containers: [{ name: 'c', image: 'x' }] },
             status: { phase: 'Running' },
           });
+        },
+        connect: async () => {
+          const other = createKubernetesDatastore({ kubeconfig: server.kubeconfigPath });
+          return { datastore: other, close: () => other.close() };
         },
         async close() {
           await datastore.close();

@@ -25,6 +25,7 @@ import {
   WorkloadEndpointClient,
   type KindContext,
 } from './kinds.js';
+import { PinningClient } from './pinning.js';
 import { ResourceStore } from './resource-store.js';
 import type { ResourceClient } from './types.js';
 
@@ -47,6 +48,14 @@ export interface ClientOptions {
   now?: () => Date;
   /** UUID v4 generator for `metadata.uid` and the cluster GUID (default `crypto.randomUUID`). */
   randomUUID?: () => string;
+  /**
+   * Default of `client.pinning.pin({settleMs})`: how long a pin waits after creating its
+   * IPReservation before its final allocation check, so that IPAM engines caching the
+   * reservation list have seen it (ms). Default: when IPAM engines on this datastore cache
+   * (atomic transactions: memory, etcd), the IPAM `cacheTtlMs` of `ipam` (default 1000);
+   * otherwise (Kubernetes, or `ipam.useTransactions: false`) 0.
+   */
+  pinSettleMs?: number;
 }
 
 /** Options of {@link Client.ensureInitialized}. */
@@ -83,6 +92,12 @@ export interface Client {
   readonly globalNetworkSets: ResourceClient<'GlobalNetworkSet'>;
   readonly kubeControllersConfigurations: ResourceClient<'KubeControllersConfiguration'>;
   /**
+   * IP pinning: reserve an address for a workload (`pin`), allocate it to that workload on
+   * request (`assign`), answer who owns an address (`owner`), release the pin (`unpin`).
+   * See {@link PinningClient}.
+   */
+  readonly pinning: PinningClient;
+  /**
    * The typed client of `kind` (same object as the named accessor), for code that works from a
    * kind string, e.g. a manifest loader: `client.resources(resource.kind).apply(resource)`.
    * @throws ValidationError for an unknown kind.
@@ -107,6 +122,9 @@ const DEFAULT_TIERS: ReadonlyArray<{ name: string; order: number; defaultAction:
 ];
 
 const INIT_RETRIES = 20;
+
+/** The IPAM engine's default `cacheTtlMs` (the default pin settle time on caching datastores). */
+const DEFAULT_IPAM_CACHE_TTL_MS = 1000;
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -145,6 +163,11 @@ export function createClient(options: ClientOptions): Client {
     throw new ValidationError([{ name: 'poolDeletionDelayMs', value: delay, reason: 'must be a finite number >= 0' }]);
   }
   const sleep = options.sleep ?? defaultSleep;
+  const enginesCache = datastore.capabilities?.atomicTransactions === true && options.ipam?.useTransactions !== false;
+  const pinSettleMs = options.pinSettleMs ?? (enginesCache ? (options.ipam?.cacheTtlMs ?? DEFAULT_IPAM_CACHE_TTL_MS) : 0);
+  if (typeof pinSettleMs !== 'number' || !Number.isFinite(pinSettleMs) || pinSettleMs < 0) {
+    throw new ValidationError([{ name: 'pinSettleMs', value: pinSettleMs, reason: 'must be a finite number >= 0' }]);
+  }
   const ipam = createIPAM(datastore, options.ipam);
   let clients: ReturnType<typeof build> | undefined;
   const context: KindContext = {
@@ -255,11 +278,22 @@ export function createClient(options: ClientOptions): Client {
     if (errors.length > 0) throw errors[0];
   }
 
+  const pinning = new PinningClient({
+    datastore,
+    ipam,
+    ipPools: c.ipPools,
+    ipReservations: c.ipReservations,
+    workloadEndpoints: c.workloadEndpoints,
+    settleMs: pinSettleMs,
+    sleep,
+  });
+
   let closed: Promise<void> | undefined;
   return {
     datastore,
     ipam,
     ...c,
+    pinning,
     resources<K extends ResourceKind>(kind: K): ResourceClient<K> {
       const store = byKind.get(kind);
       if (!store) throw new ValidationError([{ name: 'kind', value: kind, reason: `no typed client for kind ${JSON.stringify(kind)}` }]);

@@ -1,6 +1,26 @@
 // Public surface of @libcalico-ts/client.
 export { createClient } from './client.js';
 export type { Client, ClientOptions, EnsureInitializedOptions } from './client.js';
+export {
+  PinningClient,
+  PinningError,
+  PinningErrorCode,
+  pinReservationName,
+  PIN_LABEL,
+  PIN_OWNER_ANNOTATION,
+  PINNED_HANDLE_PREFIX,
+  PINNED_OWNER_ATTRIBUTE,
+} from './pinning.js';
+export type {
+  Pin,
+  PinOptions,
+  AssignPinnedOptions,
+  PinnedAssignment,
+  UnpinOptions,
+  AddressAllocation,
+  AddressOwner,
+  PinningContext,
+} from './pinning.js';
 export { ResourceStore, wholeSecondTimestamp } from './resource-store.js';
 export type { StoreContext, CheckContext, WriteOperation } from './resource-store.js';
 export {
