@@ -2,9 +2,8 @@
  * Bundles the pure packages (net, selector, api, memory datastore, ipam, routes) with esbuild for
  * the browser into one script and runs an allocation plus a route computation in headless
  * Chromium (`/usr/bin/chromium`, no network, file:// page, result read back with --dump-dom).
- * Proves no Node built-in leaked into those packages: the bundle build fails on any `node:*`
- * import except the one documented lazy `import('node:os')` of ipam (only reached when no
- * hostname is given, which a browser caller always gives).
+ * Proves no Node built-in leaked into those packages: not a single `node:*` (or bare built-in)
+ * import, static or dynamic, may be reachable from them.
  *
  * Needs Chromium; if it is missing the test fails, unless LIBCALICO_SKIP_BROWSER=1 is set on purpose.
  */
@@ -94,10 +93,10 @@ describe('pure packages in headless Chromium', { skip: skip ? 'LIBCALICO_SKIP_BR
   it('bundles without Node built-ins and allocates + computes routes in the browser', async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (install Debian chromium or set LIBCALICO_SKIP_BROWSER=1 on purpose)`);
     const { code, builtins } = await bundle();
-    // The only Node built-in reachable from the pure packages is ipam's lazy hostname lookup.
+    // No Node built-in at all is reachable from the pure packages.
     assert.deepEqual(
       builtins.map((b) => `${b.specifier} <- ${b.importer} (${b.kind})`),
-      ['node:os <- packages/ipam/src/engine.ts (dynamic-import)'],
+      [],
     );
     assert.ok(!/\brequire\(["']/.test(code), 'no CommonJS require() left in the bundle');
     const dir = mkdtempSync(join(tmpdir(), 'libcalico-browser-'));

@@ -384,3 +384,102 @@ export function handleOrdinals(block: AllocationBlock, handle: string): number[]
 export function allocatedCount(block: AllocationBlock): number {
   return block.allocations.length - block.unallocated.length;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Did a write land? (docs/cas-loop.md, "Indeterminate commits")
+
+/** String maps equal, with null, undefined and `{}` all meaning "empty" (the etcd codec drops empty maps). */
+function sameStringMap(a: Record<string, string> | null | undefined, b: Record<string, string> | null | undefined): boolean {
+  const ea = !a || Object.keys(a).length === 0;
+  const eb = !b || Object.keys(b).length === 0;
+  if (ea || eb) return ea && eb;
+  return mapsEqual(a, b);
+}
+
+function sameAttribute(a: AllocationAttribute | undefined, b: AllocationAttribute | undefined): boolean {
+  if (!a || !b) return a === b;
+  return (
+    (a.handleId ?? null) === (b.handleId ?? null) &&
+    sameStringMap(a.secondary, b.secondary) &&
+    a.releasedAt === b.releasedAt &&
+    sameStringMap(a.alternateOwnerAttrs, b.alternateOwnerAttrs)
+  );
+}
+
+/** Whether two copies of a block hold the same data (as a datastore round trip keeps it). */
+export function sameBlock(a: AllocationBlock, b: AllocationBlock): boolean {
+  if (a.cidr !== b.cidr || (a.affinity ?? null) !== (b.affinity ?? null) || a.sequenceNumber !== b.sequenceNumber) return false;
+  if ((a.affinityClaimTime ?? '') !== (b.affinityClaimTime ?? '')) return false;
+  if (a.allocations.length !== b.allocations.length || a.unallocated.length !== b.unallocated.length || a.attributes.length !== b.attributes.length) return false;
+  for (let i = 0; i < a.allocations.length; i++) if ((a.allocations[i] ?? null) !== (b.allocations[i] ?? null)) return false;
+  for (let i = 0; i < a.unallocated.length; i++) if (a.unallocated[i] !== b.unallocated[i]) return false;
+  for (let i = 0; i < a.attributes.length; i++) if (!sameAttribute(a.attributes[i], b.attributes[i])) return false;
+  const ka = Object.keys(a.sequenceNumberForAllocation);
+  if (ka.length !== Object.keys(b.sequenceNumberForAllocation).length) return false;
+  for (const k of ka) if (a.sequenceNumberForAllocation[k] !== b.sequenceNumberForAllocation[k]) return false;
+  return true;
+}
+
+/**
+ * `ordinals` when `stored` shows the allocation write `written` (all of them), else `[]`.
+ *
+ * Every block write increments the block's sequence number, and an allocation records the
+ * sequence number of the block version it was made from, so only ONE write from a given version
+ * can be in the block. `stored` shows ours when it is exactly the block we wrote (same sequence
+ * number and data), or — when later writes followed — when the allocations recorded with our base
+ * sequence number are exactly `ordinals`, still allocated and not released, to our handle with our
+ * attributes. Only a write identical to ours (same block version, same addresses, same handle and
+ * attributes: the same request sent twice) could look the same. Allocations without a handle
+ * could be identical for two different callers, so they prove nothing and never match.
+ */
+export function allocationsPresent(written: AllocationBlock, stored: AllocationBlock, ordinals: readonly number[]): number[] {
+  if (ordinals.length === 0 || stored.cidr !== written.cidr) return [];
+  const first = written.allocations[ordinals[0]!];
+  const attr = first === null || first === undefined ? undefined : written.attributes[first];
+  if (!attr || !sanitizeHandle(attr.handleId)) return [];
+  if (stored.sequenceNumber === written.sequenceNumber) return sameBlock(stored, written) ? [...ordinals] : [];
+  if (stored.sequenceNumber < written.sequenceNumber) return [];
+  const base = written.sequenceNumberForAllocation[String(ordinals[0]!)];
+  if (base === undefined) return [];
+  const wanted = new Set(ordinals);
+  let seen = 0;
+  for (const [key, seq] of Object.entries(stored.sequenceNumberForAllocation)) {
+    if (seq !== base) continue;
+    const ordinal = Number(key);
+    const index = stored.allocations[ordinal];
+    if (index === null || index === undefined) continue;
+    const sa = stored.attributes[index];
+    if (!sa || sa.releasedAt !== undefined) continue;
+    if (!wanted.has(ordinal)) return []; // that write allocated something we did not
+    const w = written.allocations[ordinal];
+    const wa = w === null || w === undefined ? undefined : written.attributes[w];
+    if (!wa || written.sequenceNumberForAllocation[key] !== base) return [];
+    if (sanitizeHandle(sa.handleId) !== sanitizeHandle(wa.handleId) || !sameStringMap(sa.secondary, wa.secondary)) return [];
+    seen++;
+  }
+  return seen === wanted.size ? [...ordinals] : [];
+}
+
+/**
+ * Whether `stored` shows the release write `written` (from the block version `base`): the same
+ * block version (same sequence number and data), or one of `ordinals` still cooling down under
+ * the release record that write made (same `releasedAt` and allocation sequence number). A
+ * release whose effect a later write has erased (no cooldown) cannot be told from one that never
+ * happened: false.
+ */
+export function releasePresent(base: AllocationBlock, written: AllocationBlock, stored: AllocationBlock, ordinals: readonly number[]): boolean {
+  if (stored.sequenceNumber === written.sequenceNumber) return sameBlock(stored, written);
+  if (stored.cidr !== written.cidr || stored.sequenceNumber < written.sequenceNumber) return false;
+  for (const ordinal of ordinals) {
+    const w = written.allocations[ordinal];
+    const s = stored.allocations[ordinal];
+    if (w === null || w === undefined || s === null || s === undefined) continue;
+    const wa = written.attributes[w];
+    const sa = stored.attributes[s];
+    if (!wa || !sa || wa.releasedAt === undefined || wa.releasedAt !== sa.releasedAt) continue;
+    const b = base.allocations[ordinal];
+    if (b !== null && b !== undefined && base.attributes[b]?.releasedAt !== undefined) continue; // was already cooling down
+    if (stored.sequenceNumberForAllocation[String(ordinal)] === written.sequenceNumberForAllocation[String(ordinal)]) return true;
+  }
+  return false;
+}

@@ -7,6 +7,7 @@
 import {
   CalicoError,
   DatastoreError,
+  DatastoreUnavailableError,
   describeIdentifier,
   ResourceExistsError,
   ResourceNotFoundError,
@@ -54,6 +55,9 @@ import {
   sanitizeHandle,
   splitAffinity,
   allocatedCount,
+  allocationsPresent,
+  releasePresent,
+  sameBlock,
   type BlockReleaseItem,
 } from './block.js';
 import {
@@ -149,7 +153,12 @@ export interface IPAMClock {
 
 /** Options of {@link createIPAM}. */
 export interface IPAMOptions {
-  /** Default hostname for requests that give none (else the OS hostname, under Node). */
+  /**
+   * Hostname used by `autoAssign`, `assignIP` and `ensureBlock` when the request gives none. No
+   * default: the engine never reads the OS hostname (it has no I/O and runs in a browser), so a
+   * request without a hostname fails with `ValidationError` unless this is set. Under Node,
+   * `hostname: os.hostname()` reproduces upstream's fallback. Must be a non-empty string.
+   */
   hostname?: string;
   /** Time source (default the system clock). */
   clock?: IPAMClock;
@@ -301,6 +310,14 @@ function failedKey(error: unknown, keys: readonly Key[]): Key | undefined {
   return undefined;
 }
 
+/** Same per-block counts (the `deleted` flag aside). */
+function sameHandle(a: IPAMHandle, b: IPAMHandle): boolean {
+  const ka = Object.keys(a.block);
+  if (ka.length !== Object.keys(b.block).length) return false;
+  for (const k of ka) if (a.block[k] !== b.block[k]) return false;
+  return true;
+}
+
 function configFrom(stored: IPAMConfig | undefined): IPAMConfig {
   return stored
     ? {
@@ -326,6 +343,18 @@ function isUnavailable(error: unknown): boolean {
 }
 function isConflict(error: unknown): boolean {
   return UpdateConflictError.isInstance(error) || ResourceExistsError.isInstance(error);
+}
+/**
+ * A failed write whose effect is not certain: a conflict or a missing key (a client library may
+ * have re-sent an applied write, which then fails its own condition) or a retryable failure (the
+ * answer may have been lost after the write was applied).
+ */
+function isIndeterminate(error: unknown): boolean {
+  return isConflict(error) || isNotFound(error) || isLostAnswer(error);
+}
+/** A retryable datastore failure (unreachable, timeout, leader change): a write may have been applied. */
+function isLostAnswer(error: unknown): boolean {
+  return DatastoreError.isInstance(error) && (error as CalicoError).isRetryable;
 }
 
 function blockKey(cidr: string): BlockKey {
@@ -417,6 +446,9 @@ export class IPAM {
     this.windows = options.windows ?? false;
     this.reclaimAgeMs = options.emptyBlockMinReclaimAgeMs ?? 60_000;
     this.atomic = (options.useTransactions ?? true) && datastore.capabilities.atomicTransactions;
+    if (options.hostname !== undefined && (typeof options.hostname !== 'string' || options.hostname === '')) {
+      throw new ValidationError([{ name: 'options.hostname', value: options.hostname, reason: 'must be a non-empty string when given' }]);
+    }
     this.defaultHostname = options.hostname;
     const ttl = options.cacheTtlMs ?? 1000;
     if (typeof ttl !== 'number' || !(ttl >= 0)) {
@@ -456,6 +488,38 @@ export class IPAM {
     return result;
   }
 
+  /**
+   * {@link IPAM.write} for a step whose effect can be recognised afterwards. When the write fails
+   * with an indeterminate error (see `isIndeterminate`), `landed` reads what it would have
+   * produced: a value means it was applied (the hooks see a completed write) and is returned;
+   * undefined rethrows the failure. When `landed` cannot read, a retryable failure is rethrown and
+   * a conflict becomes a retryable "undecided" error (retrying could repeat an applied write).
+   * `only` limits the check to some failures (e.g. retryable ones, when a conflict has its own
+   * handling in the caller).
+   */
+  private async writeIdempotent<T>(
+    point: WritePoint,
+    keys: Key[],
+    fn: () => Promise<T>,
+    landed: () => Promise<T | undefined>,
+    only: (error: unknown) => boolean = isIndeterminate,
+  ): Promise<T> {
+    try {
+      return await this.write(point, keys, fn);
+    } catch (error) {
+      if (!only(error)) throw error;
+      let value: T | undefined;
+      try {
+        value = await landed();
+      } catch {
+        throw isConflict(error) ? this.undecided(error) : error;
+      }
+      if (value === undefined) throw error;
+      if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, keys);
+      return value;
+    }
+  }
+
   private async get<K extends Key>(key: K): Promise<KVPair<K> | undefined> {
     try {
       const kv = await this.ds.getKV(key);
@@ -467,15 +531,21 @@ export class IPAM {
     }
   }
 
-  private async resolveHostname(hostname: string | undefined): Promise<string> {
-    if (hostname !== undefined && hostname !== '') return hostname;
-    if (this.defaultHostname) return this.defaultHostname;
-    try {
-      const os = await import('node:os');
-      return os.hostname();
-    } catch {
-      throw new ValidationError([{ name: 'hostname', value: hostname, reason: 'required (no OS hostname available)' }]);
+  /**
+   * The request's hostname, else `IPAMOptions.hostname`. The engine never asks the operating
+   * system (it is I/O-free and runs in a browser): without either, `ValidationError`, before
+   * anything is read or written. (Upstream falls back to the OS hostname; pass `os.hostname()`
+   * as `IPAMOptions.hostname` to get that behaviour under Node.)
+   */
+  private resolveHostname(hostname: unknown): string {
+    if (typeof hostname === 'string' && hostname !== '') return hostname;
+    if (hostname !== undefined && hostname !== null && hostname !== '') {
+      throw new ValidationError([{ name: 'hostname', value: hostname, reason: 'must be a string' }]);
     }
+    if (this.defaultHostname !== undefined) return this.defaultHostname;
+    throw new ValidationError([
+      { name: 'hostname', value: hostname, reason: 'required: give it in the request or as IPAMOptions.hostname (the engine does not read the OS hostname)' },
+    ]);
   }
 
   /** Reads the IPAM config (defaults when absent, not written). */
@@ -725,11 +795,26 @@ export class IPAM {
       if (!current && delta < 0) return;
       const next = IPAM.adjustHandle(current?.value, cidr, delta);
       try {
-        await this.write(point, [key], async () => {
-          if (!current) await this.ds.createKV(key, next!);
-          else if (next === null) await this.ds.deleteKV(key, current.revision);
-          else await this.ds.updateKV(key, next, current.revision);
-        });
+        // A lost answer: the write counts as applied when the handle now holds exactly what it
+        // wrote under a new revision (or is gone, for a delete). Only checked for retryable
+        // failures: after a conflict the count is read again and re-applied, as upstream.
+        await this.writeIdempotent(
+          point,
+          [key],
+          async () => {
+            if (!current) await this.ds.createKV(key, next!);
+            else if (next === null) await this.ds.deleteKV(key, current.revision);
+            else await this.ds.updateKV(key, next, current.revision);
+            return true;
+          },
+          async () => {
+            const stored = await this.get(key);
+            if (next === null) return stored ? undefined : true;
+            if (!stored || stored.revision === current?.revision || !sameHandle(stored.value, next)) return undefined;
+            return true;
+          },
+          isLostAnswer,
+        );
         return;
       } catch (error) {
         if (!isConflict(error) && !isNotFound(error)) throw error;
@@ -783,7 +868,30 @@ export class IPAM {
   }
 
   /**
-   * Commits a block write (put, or delete when `deleteBlock`) together with handle count changes.
+   * After a block write failed in a way that leaves its outcome open — a conflict (a client
+   * library may have re-sent a write that was applied, and the re-sent copy then fails its own
+   * condition), a key gone, or a retryable failure whose answer was lost — reads the block again
+   * and asks `verify` whether OUR write is in it. `landed` (with the stored pair, undefined when
+   * the block is absent), `notLanded`, or `unknown` when the read itself failed.
+   * See docs/cas-loop.md, "Indeterminate commits".
+   */
+  private async verifyBlockWrite(
+    bKey: BlockKey,
+    verify: (stored: AllocationBlock | undefined) => boolean,
+  ): Promise<{ outcome: 'landed'; kv: KVPair<BlockKey> | undefined } | { outcome: 'notLanded' | 'unknown' }> {
+    let stored: KVPair<BlockKey> | undefined;
+    try {
+      stored = await this.get(bKey);
+    } catch {
+      return { outcome: 'unknown' };
+    }
+    if (stored) this.cacheBlock(stored);
+    else this.forget([bKey]);
+    return verify(stored?.value) ? { outcome: 'landed', kv: stored } : { outcome: 'notLanded' };
+  }
+
+  /**
+   * Commits a block write (put, or delete when `next` is null) together with handle count changes.
    * Atomic datastores: one transaction conditioned on the block revision, each handle's revision
    * (or absence; a handle this engine has not cached is assumed absent), and `context` (the
    * autoAssign view: config, node, pools, reservations, the block's affinity). A failed context
@@ -791,6 +899,13 @@ export class IPAM {
    * conflict is returned to the caller's loop, as in Calico. Others: Calico's order — for
    * increments handle first then block (rolled back if the block write fails); for decrements
    * block first then handles.
+   *
+   * `verify` makes the commit idempotent under indeterminate failures: when the write fails with
+   * a conflict, a missing key or a retryable error, the block is read again and, if `verify` finds
+   * this write in it, the commit counts as done (handles included: they were in the same
+   * transaction, or written before the block). A retryable failure that cannot be shown to have
+   * landed is rethrown as it is (and, on the two-write protocol, when not even the check could
+   * read the block, the handle increment is kept: over-counting is the safe side).
    */
   private async commitBlock(
     point: 'assign:commit' | 'release:commit',
@@ -798,6 +913,7 @@ export class IPAM {
     next: AllocationBlock | null,
     handleDeltas: Map<string, number>,
     context: readonly TxnCondition[] = [],
+    verify?: (stored: AllocationBlock | undefined) => boolean,
   ): Promise<KVPair<BlockKey> | undefined> {
     const bKey = blockKV.key;
     if (this.atomic) {
@@ -822,6 +938,17 @@ export class IPAM {
         if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, keys);
         result = await this.ds.transact(conditions, operations);
       } catch (error) {
+        if (verify && isIndeterminate(error)) {
+          // The handles' revisions are unknown now whatever happened: read them again when needed.
+          this.forget(handleKeys);
+          const check = await this.verifyBlockWrite(bKey, verify);
+          if (check.outcome === 'landed') {
+            if (point === 'release:commit') this.blockEpoch++;
+            if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, keys);
+            return check.kv;
+          }
+          if (check.outcome === 'unknown' && isConflict(error)) throw this.undecided(error);
+        }
         if (isConflict(error)) await this.onCommitConflict(error, conditions, bKey);
         throw error;
       }
@@ -846,16 +973,29 @@ export class IPAM {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, [bKey]);
       written = next === null ? (await this.ds.deleteKV(bKey, blockKV.revision), undefined) : await this.ds.updateKV(bKey, next, blockKV.revision);
     } catch (error) {
-      for (const [h, d] of done) {
-        try {
-          await this.changeHandle(h, blockKV.value.cidr, -d, 'handle:decrement');
-        } catch (rollbackError) {
-          // The roll-back failed: the handle over-counts (check() reports it). Only datastore
-          // failures are absorbed; anything else (a crash) propagates.
-          if (!CalicoError.isInstance(rollbackError) || !isDatastoreFailure(rollbackError)) throw rollbackError;
+      let check: Awaited<ReturnType<IPAM['verifyBlockWrite']>> | undefined;
+      if (verify && isIndeterminate(error)) check = await this.verifyBlockWrite(bKey, verify);
+      if (check?.outcome === 'landed') {
+        written = check.kv;
+      } else {
+        // A retryable failure may still be applied later (and the check may not have been able
+        // to read): keep the increments — a handle may over-count (check() reports it), never
+        // under-count. A refused write (conflict, crash before it) wrote nothing: roll them back.
+        const keepIncrements = check?.outcome === 'unknown' || isLostAnswer(error);
+        if (!keepIncrements) {
+          for (const [h, d] of done) {
+            try {
+              await this.changeHandle(h, blockKV.value.cidr, -d, 'handle:decrement');
+            } catch (rollbackError) {
+              // The roll-back failed: the handle over-counts (check() reports it). Only datastore
+              // failures are absorbed; anything else (a crash) propagates.
+              if (!CalicoError.isInstance(rollbackError) || !isDatastoreFailure(rollbackError)) throw rollbackError;
+            }
+          }
         }
+        if (check?.outcome === 'unknown' && isConflict(error)) throw this.undecided(error);
+        throw error;
       }
-      throw error;
     }
     // The block is written: a failure (or crash) from here on must not roll the handle back.
     if (this.hooks?.afterWrite) await this.hooks.afterWrite(point, [bKey]);
@@ -868,6 +1008,14 @@ export class IPAM {
       }
     }
     return written;
+  }
+
+  /**
+   * A conflict whose cause could not be checked (the verifying read failed): retrying could
+   * repeat a write that was applied, so the operation stops with a retryable error instead.
+   */
+  private undecided(error: unknown): DatastoreUnavailableError {
+    return new DatastoreUnavailableError('a write failed and the datastore could not be read to tell whether it was applied', { cause: error });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -899,16 +1047,17 @@ export class IPAM {
   }
 
   private async confirmAffinity(aff: KVPair<BlockAffinityKey>): Promise<KVPair<BlockAffinityKey>> {
-    try {
-      return await this.write('claimAffinity:confirm', [aff.key], () =>
-        this.ds.updateKV(aff.key, { state: 'confirmed', deleted: false }, aff.revision),
-      );
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-      const current = await this.get(aff.key);
-      if (current && current.value.state === 'confirmed') return current;
-      throw error;
-    }
+    // A conflict or a lost answer: confirmed (by us, or by another process of this host) is done.
+    return this.writeIdempotent(
+      'claimAffinity:confirm',
+      [aff.key],
+      () => this.ds.updateKV(aff.key, { state: 'confirmed', deleted: false }, aff.revision),
+      async () => {
+        const current = await this.get(aff.key);
+        return current && current.value.state === 'confirmed' ? current : undefined;
+      },
+      (error) => isConflict(error) || isLostAnswer(error),
+    );
   }
 
   private async deleteAffinityBestEffort(aff: KVPair<BlockAffinityKey>): Promise<void> {
@@ -943,7 +1092,15 @@ export class IPAM {
       }
       const fresh = newBlock(cidr, ours, this.nowNanos(), this.nowSeconds(), rsvdAttr);
       try {
-        const created = await this.write('claimAffinity:createBlock', [bKey], () => this.ds.createKV(bKey, fresh));
+        const created = await this.writeIdempotent(
+          'claimAffinity:createBlock',
+          [bKey],
+          () => this.ds.createKV(bKey, fresh),
+          async () => {
+            const stored = await this.get(bKey);
+            return stored && sameBlock(stored.value, fresh) ? stored : undefined;
+          },
+        );
         await this.confirmAffinity(pending);
         return created;
       } catch (error) {
@@ -970,7 +1127,15 @@ export class IPAM {
     }
     const touched = cloneBlock(existing.value);
     touched.sequenceNumber += 1n;
-    const written = await this.write('claimAffinity:touchBlock', [bKey], () => this.ds.updateKV(bKey, touched, existing.revision));
+    const written = await this.writeIdempotent(
+      'claimAffinity:touchBlock',
+      [bKey],
+      () => this.ds.updateKV(bKey, touched, existing.revision),
+      async () => {
+        const stored = await this.get(bKey);
+        return stored && sameBlock(stored.value, touched) ? stored : undefined;
+      },
+    );
     await this.confirmAffinity(pending);
     return written;
   }
@@ -1020,20 +1185,48 @@ export class IPAM {
     gcPass(view, (await this.getIPAMConfig()).ipCooldownSeconds ?? 0, this.clock.now());
     const empty = isBlockEmpty(view);
     if (mustBeEmpty && !empty) throw new IPAMError('blockNotEmpty', `block '${cidr}' is not empty`);
-    const pendingDeletion = await this.write('releaseAffinity:pendingDeletion', [aKey], () =>
-      this.ds.updateKV(aKey, { state: 'pendingDeletion', deleted: false }, aff.revision),
+    // Each step is idempotent under lost answers: an applied step is recognised on a re-read and
+    // the protocol goes on (docs/cas-loop.md, "Indeterminate commits").
+    const pendingDeletion = await this.writeIdempotent(
+      'releaseAffinity:pendingDeletion',
+      [aKey],
+      () => this.ds.updateKV(aKey, { state: 'pendingDeletion', deleted: false }, aff.revision),
+      async () => {
+        const stored = await this.get(aKey);
+        return stored && stored.revision !== aff.revision && stored.value.state === 'pendingDeletion' ? stored : undefined;
+      },
+      isLostAnswer,
     );
     if (empty) {
-      await this.write('releaseAffinity:deleteBlock', [bKey], () => this.ds.deleteKV(bKey, block.revision));
+      await this.writeIdempotent(
+        'releaseAffinity:deleteBlock',
+        [bKey],
+        () => this.ds.deleteKV(bKey, block.revision),
+        async () => ((await this.get(bKey)) ? undefined : block),
+      );
     } else {
       const unowned = cloneBlock(block.value);
       unowned.affinity = null;
       delete unowned.affinityClaimTime;
       unowned.sequenceNumber += 1n;
-      await this.write('releaseAffinity:updateBlock', [bKey], () => this.ds.updateKV(bKey, unowned, block.revision));
+      await this.writeIdempotent(
+        'releaseAffinity:updateBlock',
+        [bKey],
+        () => this.ds.updateKV(bKey, unowned, block.revision),
+        async () => {
+          const stored = await this.get(bKey);
+          return stored && sameBlock(stored.value, unowned) ? stored : undefined;
+        },
+      );
     }
     try {
-      await this.write('releaseAffinity:deleteAffinity', [aKey], () => this.ds.deleteKV(aKey, pendingDeletion.revision));
+      await this.writeIdempotent(
+        'releaseAffinity:deleteAffinity',
+        [aKey],
+        () => this.ds.deleteKV(aKey, pendingDeletion.revision),
+        async () => ((await this.get(aKey)) ? undefined : pendingDeletion),
+        isLostAnswer,
+      );
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -1153,7 +1346,7 @@ export class IPAM {
     if (args.ipv6Pools?.some((p) => parseCIDR(p)!.version !== 6)) {
       throw new ValidationError([{ name: 'ipv6Pools', value: args.ipv6Pools, reason: 'provided IPv6 IPPools list contains one or more IPv4 IPPools' }]);
     }
-    const host = await this.resolveHostname(args.hostname);
+    const host = this.resolveHostname(args.hostname);
     const result: AutoAssignResult = { ipv4: null, ipv6: null };
     if (num4 > 0) {
       try {
@@ -1351,10 +1544,23 @@ export class IPAM {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:commit', keys);
       result = await this.ds.transact(conditions, operations);
     } catch (error) {
-      if (!isConflict(error)) {
+      let failure = error;
+      if (handleId !== null && isIndeterminate(error)) {
+        // Was it applied after all (answer lost, or re-sent and refused)? Then it is our result.
+        this.forget(keys.slice(1));
+        let present: number[] = [];
+        const check = await this.verifyBlockWrite(bKey, (stored) => (present = stored ? allocationsPresent(copy, stored, ordinals) : []).length > 0);
+        if (check.outcome === 'landed') {
+          if (this.hooks?.afterWrite) await this.hooks.afterWrite('assign:commit', keys);
+          const suffix = `/${cidr.prefix}`;
+          return { ips: present.map((o) => ordinalAddress(cidr, o) + suffix), ipVersion: version, numRequested: num, msgs: [] };
+        }
+        if (check.outcome === 'unknown' && isConflict(error)) failure = this.undecided(error);
+      }
+      if (!isConflict(failure)) {
         const empty: IPAMAssignments = { ips: [], ipVersion: version, numRequested: num, msgs: [] };
-        Object.defineProperty(error as object, 'familyPartial', { value: empty, enumerable: false, configurable: true });
-        throw error;
+        Object.defineProperty(failure as object, 'familyPartial', { value: empty, enumerable: false, configurable: true });
+        throw failure;
       }
       try {
         await this.onCommitConflict(error, conditions, bKey);
@@ -1478,6 +1684,9 @@ export class IPAM {
         const ips = await this.allocateFromBlock(ctx, found.block, rem, config.strictAffinity, found.affinity);
         for (const ip of ips) result.ips.push(ip);
       } catch (error) {
+        // A retryable datastore failure may hide an applied write (its answer lost, and the check
+        // could not tell): allocating elsewhere could give the handle more than it asked for.
+        if (isLostAnswer(error)) return fail(error);
         if (error instanceof AffinityCheckError || IPAMError.isInstance(error) || DatastoreError.isInstance(error)) {
           if (!ctx.fresh) throw new StaleViewSignal();
           addMsg('Failed to assign IPs in newly allocated block');
@@ -1500,7 +1709,7 @@ export class IPAM {
             const ips = await this.allocateFromBlock(ctx, blockKV, rem, false);
             for (const ip of ips) result.ips.push(ip);
           } catch (error) {
-            if (!(error instanceof AffinityCheckError) && !IPAMError.isInstance(error) && !DatastoreError.isInstance(error)) return fail(error);
+            if (isLostAnswer(error) || (!(error instanceof AffinityCheckError) && !IPAMError.isInstance(error) && !DatastoreError.isInstance(error))) return fail(error);
           }
           if (result.ips.length >= num) break;
         }
@@ -1558,11 +1767,16 @@ export class IPAM {
       copy.sequenceNumber += 1n;
       const deltas = new Map<string, number>();
       if (ctx.handleId) deltas.set(ctx.handleId, ordinals.length);
+      // Idempotent under lost answers: a commit that turns out to be in the block is ours.
+      let present = ordinals;
+      const verify = ctx.handleId
+        ? (stored: AllocationBlock | undefined) => (present = stored ? allocationsPresent(copy, stored, ordinals) : []).length > 0
+        : undefined;
       try {
-        await this.commitBlock('assign:commit', blockKV, copy, deltas, context);
+        await this.commitBlock('assign:commit', blockKV, copy, deltas, context, verify);
         const suffix = `/${cidr.prefix}`;
-        const out = new Array<string>(ordinals.length);
-        for (let i = 0; i < ordinals.length; i++) out[i] = ordinalAddress(cidr, ordinals[i]!) + suffix;
+        const out = new Array<string>(present.length);
+        for (let i = 0; i < present.length; i++) out[i] = ordinalAddress(cidr, present[i]!) + suffix;
         return out;
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -1703,6 +1917,19 @@ export class IPAM {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:claimAndCommit', keys);
       result = await this.ds.transact(conditions, operations);
     } catch (error) {
+      if (ctx.handleId && isIndeterminate(error)) {
+        // Applied after all (answer lost, or re-sent and refused because it was applied)? The
+        // new block then holds our allocations under the sequence number only this claim used.
+        this.forget(keys);
+        let present: number[] = [];
+        const check = await this.verifyBlockWrite(bKey, (stored) => (present = stored ? allocationsPresent(block, stored, ordinals) : []).length > 0);
+        if (check.outcome === 'landed') {
+          if (this.hooks?.afterWrite) await this.hooks.afterWrite('assign:claimAndCommit', keys);
+          const suffix = `/${cidr.prefix}`;
+          return { block: check.kv!, ips: present.map((o) => ordinalAddress(cidr, o) + suffix) };
+        }
+        if (check.outcome === 'unknown' && isConflict(error)) throw this.undecided(error);
+      }
       if (!isConflict(error)) throw error;
       const key = failedKey(error, conditions.map((c) => c.key));
       if (key && key.type === 'blockAffinity' && key.cidr === cidr.text) return undefined; // a record exists: the plain protocol repairs or uses it
@@ -1825,7 +2052,7 @@ export class IPAM {
       errors.push({ name: 'intendedUse', value: args.intendedUse, reason: 'must be Workload, Tunnel or LoadBalancer' });
     }
     if (errors.length) throw new ValidationError(errors);
-    const host = await this.resolveHostname(args.hostname);
+    const host = this.resolveHostname(args.hostname);
     const affinityType = args.intendedUse === 'LoadBalancer' ? 'virtual' : 'host';
     const affinity = `${affinityType}:${host}`;
     const config = await this.getIPAMConfig();
@@ -1866,8 +2093,9 @@ export class IPAM {
       copy.sequenceNumber += 1n;
       const deltas = new Map<string, number>();
       if (args.handleId) deltas.set(args.handleId, 1);
+      const verify = args.handleId ? (stored: AllocationBlock | undefined) => !!stored && allocationsPresent(copy, stored, [ordinal]).length > 0 : undefined;
       try {
-        await this.commitBlock('assign:commit', blockKV, copy, deltas);
+        await this.commitBlock('assign:commit', blockKV, copy, deltas, [], verify);
         return;
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -1987,8 +2215,11 @@ export class IPAM {
       const deltas = new Map<string, number>();
       for (const [h, n] of out.handleCounts) deltas.set(h, -n);
       const deleteIt = isBlockEmpty(copy) && !copy.affinity && (config.ipCooldownSeconds ?? 0) <= 0;
+      const ordinals = items.map((i) => i.ordinal);
+      const base = blockKV.value;
+      const verify = (stored: AllocationBlock | undefined) => (deleteIt ? !stored : !!stored && releasePresent(base, copy, stored, ordinals));
       try {
-        await this.commitBlock('release:commit', blockKV, deleteIt ? null : copy, deltas);
+        await this.commitBlock('release:commit', blockKV, deleteIt ? null : copy, deltas, [], verify);
       } catch (error) {
         if (!isConflict(error) && !isNotFound(error)) throw error;
         await this.backoff();
@@ -2043,8 +2274,11 @@ export class IPAM {
         if (released === 0) break;
         copy.sequenceNumber += 1n;
         const deleteIt = isBlockEmpty(copy) && !copy.affinity && (config.ipCooldownSeconds ?? 0) <= 0;
+        const base = blockKV.value;
+        const ordinals = handleOrdinals(base, handle);
+        const verify = (stored: AllocationBlock | undefined) => (deleteIt ? !stored : !!stored && releasePresent(base, copy, stored, ordinals));
         try {
-          await this.commitBlock('release:commit', blockKV, deleteIt ? null : copy, new Map([[handle, -released]]));
+          await this.commitBlock('release:commit', blockKV, deleteIt ? null : copy, new Map([[handle, -released]]), [], verify);
           done = true;
           if (copy.affinity) await this.affinityConsistencyCheck(copy);
         } catch (error) {
@@ -2212,7 +2446,7 @@ export class IPAM {
       if (r) validateReserved(r, name, errors, true);
     }
     if (errors.length) throw new ValidationError(errors);
-    const host = await this.resolveHostname(args.hostname);
+    const host = this.resolveHostname(args.hostname);
     const result: EnsureBlockResult = { ipv4: null, ipv6: null };
     for (const version of [4, 6] as const) {
       const spec = version === 4 ? args.hostReservedAttrIPv4s : args.hostReservedAttrIPv6s;

@@ -10,6 +10,7 @@ import type { AutoAssignResult } from './types.js';
 
 /** AutoAssign would need a new block but the host already holds the per-host limit (libcalico-go ErrBlockLimit). */
 export class BlockLimitError extends CalicoError {
+  static override readonly errorName: string = 'BlockLimitError';
   constructor(options: CalicoErrorOptions = {}) {
     super('cannot allocate new block due to per host block limit', options);
   }
@@ -17,6 +18,7 @@ export class BlockLimitError extends CalicoError {
 
 /** No pool qualifies for the request (libcalico-go ErrNoQualifiedPool), optionally naming the intended use. */
 export class NoQualifiedPoolError extends CalicoError {
+  static override readonly errorName: string = 'NoQualifiedPoolError';
   readonly intendedUse?: string;
   constructor(intendedUse?: string, options: CalicoErrorOptions = {}) {
     super(
@@ -31,6 +33,7 @@ export class NoQualifiedPoolError extends CalicoError {
 
 /** A Windows host found StrictAffinity disabled (libcalico-go ErrStrictAffinity). */
 export class StrictAffinityRequiredError extends CalicoError {
+  static override readonly errorName: string = 'StrictAffinityRequiredError';
   constructor(options: CalicoErrorOptions = {}) {
     super('global strict affinity should not be false for Windows node', options);
   }
@@ -38,6 +41,7 @@ export class StrictAffinityRequiredError extends CalicoError {
 
 /** Compare-and-swap retries were exhausted (upstream: 100) — excessive concurrent IPAM requests. */
 export class MaxRetriesError extends CalicoError {
+  static override readonly errorName: string = 'MaxRetriesError';
   override readonly isRetryable = true;
   constructor(message = 'Max retries hit - excessive concurrent IPAM requests', options: CalicoErrorOptions = {}) {
     super(message, options);
@@ -46,6 +50,7 @@ export class MaxRetriesError extends CalicoError {
 
 /** The address is released but still cooling down (libcalico-go ErrorIPInCooldown). */
 export class IPInCooldownError extends CalicoError {
+  static override readonly errorName: string = 'IPInCooldownError';
   constructor(ip: string, options: CalicoErrorOptions = {}) {
     super(`address ${ip} is in cooldown`, { identifier: ip, ...options });
   }
@@ -64,6 +69,7 @@ export class IPInCooldownError extends CalicoError {
  * - `staleBlock`: the block changed since it was read (required sequence number).
  */
 export class IPAMError extends CalicoError {
+  static override readonly errorName: string = 'IPAMError';
   readonly code: IPAMErrorCode;
   constructor(code: IPAMErrorCode, message: string, options: CalicoErrorOptions = {}) {
     super(message, options);

@@ -10,8 +10,8 @@
  * bed.faults.inject('assign:commit', { kind: 'conflict', times: 3 }); // three lost CAS races
  * const { ipv4 } = await bed.ipam.autoAssign({ num4: 1, hostname: 'node-1', intendedUse: 'Workload' });
  */
-import { CalicoError, UpdateConflictError, type IPPoolSpec, type NodeSpec } from '@libcalico-ts/api';
-import { createMemoryDatastore, type Key, type MemoryDatastore } from '@libcalico-ts/datastore';
+import { CalicoError, DatastoreUnavailableError, UpdateConflictError, type IPPoolSpec, type NodeSpec } from '@libcalico-ts/api';
+import { createMemoryDatastore, describeKey, type Datastore, type Key, type MemoryDatastore, type TxnOperation } from '@libcalico-ts/datastore';
 import { createIPAM, WRITE_POINTS, type IPAM, type IPAMClock, type IPAMOptions, type WriteHooks, type WritePoint } from '../engine.js';
 
 export { WRITE_POINTS };
@@ -59,6 +59,7 @@ export function seededRandom(seed: number): () => number {
 
 /** The error a `crash` fault throws: the process "died" at that write point. */
 export class InjectedFault extends CalicoError {
+  static override readonly errorName: string = 'InjectedFault';
   readonly point: WritePoint;
   readonly when: 'before' | 'after';
   constructor(point: WritePoint, when: 'before' | 'after') {
@@ -74,13 +75,20 @@ export class InjectedFault extends CalicoError {
  *   create, an `UpdateConflictError` is thrown) so the engine's compare-and-swap fails for real;
  * - `crash`: the write does not happen; `InjectedFault` is thrown (a process dying before it);
  * - `crashAfter`: the write happens, then `InjectedFault` is thrown (dying right after it);
- * - `error`: the write does not happen; `error` is thrown (e.g. a `DatastoreUnavailableError`).
+ * - `error`: the write does not happen; `error` is thrown (e.g. a `DatastoreUnavailableError`);
+ * - `lostAck`: the write IS applied, but its answer is lost (an etcd leader change): with
+ *   `then: 'unavailable'` (default) the engine gets a retryable `DatastoreUnavailableError`; with
+ *   `then: 'resend'` the datastore call is sent a second time, as a client library failing over
+ *   to another member does, and the engine gets that second answer (usually the conflict or
+ *   "exists" error the already-applied write causes). Needs the engine's datastore to be wrapped
+ *   by {@link FaultInjector.wrap} (the test bed does it).
  */
 export type Fault =
   | { kind: 'conflict'; times?: number; skip?: number }
   | { kind: 'crash'; times?: number; skip?: number }
   | { kind: 'crashAfter'; times?: number; skip?: number }
-  | { kind: 'error'; error: Error; times?: number; skip?: number };
+  | { kind: 'error'; error: Error; times?: number; skip?: number }
+  | { kind: 'lostAck'; then?: 'unavailable' | 'resend'; times?: number; skip?: number };
 
 interface ArmedFault {
   fault: Fault;
@@ -88,13 +96,64 @@ interface ArmedFault {
   skip: number;
 }
 
-/** Records every write the engine makes and fires armed faults. Pass it as `hooks`. */
+/** A `lostAck` armed by a write point, waiting for the datastore call that performs that write. */
+interface LostAnswer {
+  keys: Set<string>;
+  then: 'unavailable' | 'resend';
+  point: WritePoint;
+}
+
+/**
+ * Records every write the engine makes and fires armed faults. Pass it as `hooks`; for `lostAck`
+ * faults, also give the engine `injector.wrap(datastore)` as its datastore.
+ *
+ * @example
+ * const faults = new FaultInjector();
+ * faults.datastore = datastore; // what `conflict` faults disturb
+ * const ipam = createIPAM(faults.wrap(datastore), { hostname: 'node-1', hooks: faults });
+ * faults.inject('assign:commit', { kind: 'lostAck' }); // applied, then DatastoreUnavailableError
+ */
 export class FaultInjector implements WriteHooks {
   /** Every write point reached (before the write), in order. */
   readonly log: { point: WritePoint; keys: Key[] }[] = [];
   private readonly armed = new Map<WritePoint, ArmedFault[]>();
-  /** Set by the test bed: the datastore a `conflict` fault disturbs. */
-  datastore: MemoryDatastore | undefined;
+  /** Set by the test bed: the datastore a `conflict` fault disturbs (any datastore works). */
+  datastore: Datastore | undefined;
+  /** Lost answers armed at a write point, consumed by the wrapped datastore's next matching write. */
+  private readonly lostAnswers: LostAnswer[] = [];
+  private wrapped = 0;
+  /** How many `lostAck` faults have fired (write applied, answer dropped). */
+  lostAcks = 0;
+
+  /**
+   * A view of `datastore` that applies `lostAck` faults: the write armed at a write point is
+   * performed, then its answer is replaced by a retryable error (or by the answer of the same
+   * call sent again). Every other call passes through unchanged (MemoryDatastore helpers too).
+   */
+  wrap<D extends Datastore>(datastore: D): D {
+    this.wrapped++;
+    const injector = this;
+    const intercept = new Set(['createKV', 'updateKV', 'applyKV', 'deleteKV', 'transact']);
+    return new Proxy(datastore, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (typeof value !== 'function') return value;
+        const method = value as (...args: unknown[]) => unknown;
+        if (typeof property !== 'string' || !intercept.has(property)) return method.bind(target);
+        return async (...args: unknown[]) => {
+          const keys =
+            property === 'transact' ? (args[1] as TxnOperation[]).map((op) => describeKey(op.key)) : [describeKey(args[0] as Key)];
+          const index = injector.lostAnswers.findIndex((lost) => keys.some((k) => lost.keys.has(k)));
+          if (index < 0) return method.apply(target, args);
+          const lost = injector.lostAnswers.splice(index, 1)[0]!;
+          await method.apply(target, args);
+          injector.lostAcks++;
+          if (lost.then === 'resend') return method.apply(target, args);
+          throw new DatastoreUnavailableError(`injected lost answer at ${lost.point}: the write was applied, its acknowledgement lost`);
+        };
+      },
+    });
+  }
 
   /** Arms `fault` at `point` for `times` hits (default 1) after skipping `skip` hits (default 0). */
   inject(point: WritePoint, fault: Fault): void {
@@ -107,6 +166,7 @@ export class FaultInjector implements WriteHooks {
   /** Disarms every fault (the log is kept). */
   clear(): void {
     this.armed.clear();
+    this.lostAnswers.length = 0;
   }
 
   /** How many times `point` was reached. */
@@ -131,8 +191,13 @@ export class FaultInjector implements WriteHooks {
 
   async beforeWrite(point: WritePoint, keys: readonly Key[]): Promise<void> {
     this.log.push({ point, keys: keys.map((k) => ({ ...k })) });
-    const fault = this.take(point, ['conflict', 'crash', 'error', 'crashAfter']);
+    const fault = this.take(point, ['conflict', 'crash', 'error', 'crashAfter', 'lostAck']);
     if (!fault) return;
+    if (fault.kind === 'lostAck') {
+      if (this.wrapped === 0) throw new Error(`lostAck at ${point}: the engine's datastore must be wrapped with FaultInjector.wrap()`);
+      this.lostAnswers.push({ keys: new Set(keys.map(describeKey)), then: fault.then ?? 'unavailable', point });
+      return;
+    }
     if (fault.kind === 'crashAfter') {
       // Re-arm for the after-hook of this same write.
       this.pendingAfter.set(point, (this.pendingAfter.get(point) ?? 0) + 1);
@@ -181,7 +246,9 @@ export interface IPAMTestBedOptions {
 
 /** A deterministic IPAM with helpers to create pools, nodes and reservations. */
 export interface IPAMTestBed {
+  /** The datastore itself (writes here never see faults). */
   datastore: MemoryDatastore;
+  /** The engine, on `faults.wrap(datastore)` (so `lostAck` faults work) with `faults` as hooks. */
   ipam: IPAM;
   clock: FakeClock;
   random: () => number;
@@ -200,7 +267,7 @@ export async function createIPAMTestBed(options: IPAMTestBedOptions = {}): Promi
   const random = seededRandom(options.seed ?? 1);
   const faults = new FaultInjector();
   faults.datastore = datastore;
-  const ipam = createIPAM(datastore, { ...options.ipam, clock, random, hooks: faults });
+  const ipam = createIPAM(faults.wrap(datastore), { ...options.ipam, clock, random, hooks: faults });
   return {
     datastore,
     ipam,
@@ -210,7 +277,7 @@ export async function createIPAMTestBed(options: IPAMTestBedOptions = {}): Promi
     otherProcess(o = {}) {
       const f = o.faults ?? new FaultInjector();
       f.datastore = datastore;
-      return createIPAM(datastore, { ...options.ipam, clock, random: seededRandom((options.seed ?? 1) + 7), hooks: f });
+      return createIPAM(f.wrap(datastore), { ...options.ipam, clock, random: seededRandom((options.seed ?? 1) + 7), hooks: f });
     },
     async addPool(name, cidr, spec = {}) {
       await datastore.createKV(
