@@ -10,7 +10,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
 import { connect } from '@libcalico-ts/example-cli';
+import { freePort } from '../helpers/etcd.js';
 import { calicoctl, ROOT } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_BINARY ?? '/usr/bin/chromium';
@@ -88,7 +90,34 @@ describe('calicoctl extensions (memory snapshot)', { concurrency: false }, () =>
     assert.equal(assign.code, 0, assign.stderr);
     assert.match(assign.stdout, /Assigned IP address 10\.99\.0\.2 to web-0 \(handle pinned\.web-0\)\n$/);
     const owner = await calicoctl(['ipam', 'owner', '--ip', '10.99.0.2'], env);
-    assert.equal(owner.stdout, 'IP 10.99.0.2\nPinned: yes (IPReservation pin-10-99-0-2, owner web-0)\nAllocated: yes (handle pinned.web-0)\n  node: node-z\n  owner: web-0\nWorkload endpoints: none\n');
+    assert.equal(owner.code, 0, owner.stderr);
+    assert.equal(owner.stdout, [
+      'IP 10.99.0.2',
+      'Pool: tiny (10.99.0.0/30)',
+      'Block: 10.99.0.0/30 (affinity host:node-z)',
+      'Pinned: yes (IPReservation pin-10-99-0-2, owner web-0)',
+      'Allocated: yes (handle pinned.web-0)',
+      '  node: node-z',
+      '  owner: web-0',
+      'Workload endpoints: none',
+      '',
+    ].join('\n'));
+    // The same call again changes nothing and says so.
+    const twice = await calicoctl(['ipam', 'pin', '--ip', '10.99.0.2', '--owner', 'web-0', '--assign', '--node', 'node-z'], env);
+    assert.equal(twice.code, 0, twice.stderr);
+    assert.match(twice.stdout, /Already assigned IP address 10\.99\.0\.2 to web-0 \(handle pinned\.web-0\)\n$/);
+    const wrongOwner = await calicoctl(['ipam', 'unpin', '--ip', '10.99.0.2', '--owner', 'web-1'], env);
+    assert.equal(wrongOwner.code, 1);
+    assert.match(wrongOwner.stderr, /pinned for web-0/);
+    const family = await calicoctl(['ipam', 'pin', '--ip', 'fd00::2'], env);
+    assert.equal(family.code, 1);
+    assert.match(family.stderr, /there is no IPv6 IP pool/);
+    const held = await connect({ env });
+    const busy = (await held.client.ipam.ipsByHandle('h-node-a'))[0]!;
+    await held.finish();
+    const taken = await calicoctl(['ipam', 'pin', '--ip', busy, '--owner', 'web-9'], env);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /already allocated to handle h-node-a; release it first/);
     const unpin = await calicoctl(['ipam', 'unpin', '--ip', '10.99.0.2'], env);
     assert.equal(unpin.stdout, 'Unpinned IP address 10.99.0.2\n');
     const again = await calicoctl(['ipam', 'unpin', '--ip', '10.99.0.2'], env);
@@ -127,11 +156,13 @@ describe('calicoctl extensions (memory snapshot)', { concurrency: false }, () =>
     writeFileSync(join(proc, '7', 'cmdline'), 'calico-felix\0');
     mkdirSync(join(proc, '8'), { recursive: true });
     writeFileSync(join(proc, '8', 'cmdline'), 'bird\0');
-    // A BIRD with one passive mesh-named peer on loopback: it listens on no port (passive,
-    // and bound to a free high port), so nothing on the host is touched.
+    // A BIRD with one passive mesh-named peer on loopback. A BGP protocol always listens; its
+    // listener is bound to 127.0.0.1 on a port that was free when the test started (never a fixed
+    // one), and, passive, it never connects out (the neighbor's port is free too, nobody listens).
+    const [localPort, peerPort] = [await freePort(), await freePort()];
     const socket = join(dir, 'bird.ctl');
     const conf = join(dir, 'bird.conf');
-    writeFileSync(conf, `router id 192.0.2.1;\nprotocol device {}\nprotocol bgp Mesh_192_0_2_44 {\n  local 127.0.0.1 port 17917 as 64512;\n  neighbor 127.0.0.44 port 17918 as 64512;\n  passive on;\n  ipv4 { import none; export none; };\n}\n`);
+    writeFileSync(conf, `router id 192.0.2.1;\nprotocol device {}\nprotocol bgp Mesh_192_0_2_44 {\n  local 127.0.0.1 port ${localPort} as 64512;\n  neighbor 127.0.0.44 port ${peerPort} as 64512;\n  passive on;\n  ipv4 { import none; export none; };\n}\n`);
     const bird = spawnSync('/usr/sbin/bird', ['-c', conf, '-s', socket, '-P', join(dir, 'bird.pid')], { encoding: 'utf8' });
     assert.equal(bird.status, 0, bird.stderr);
     t.after(() => {
@@ -142,6 +173,14 @@ describe('calicoctl extensions (memory snapshot)', { concurrency: false }, () =>
       }
     });
     for (let i = 0; i < 50 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+    // The listener is on the port chosen above.
+    await new Promise<void>((resolve, reject) => {
+      const probe = tcpConnect({ host: '127.0.0.1', port: localPort }, () => {
+        probe.destroy();
+        resolve();
+      });
+      probe.once('error', reject);
+    });
     const r = await calicoctl(['node', 'status', '--bird-socket', socket], { CALICOCTL_PROC_ROOT: proc });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^Calico process is running\.\n\nIPv4 BGP status\n\+-+\+-+\+-+\+-+\+-+\+\n\| PEER ADDRESS \|     PEER TYPE     \| STATE \|/);

@@ -13,17 +13,7 @@ export { CLI_KINDS, lookupKind, cliKind, tableRows } from './kinds.js';
 export type { CliKind, ColumnContext } from './kinds.js';
 export { renderUtilizationHtml, hostColor } from './html.js';
 export type { UtilizationPage, BlockPicture } from './html.js';
-export {
-  pinAddress,
-  unpinAddress,
-  assignPinnedAddress,
-  addressOwner,
-  pinReservationName,
-  PIN_OWNER_ANNOTATION,
-  PIN_LABEL,
-} from './pinning.js';
-export type { Pin, AddressOwnership } from './pinning.js';
-export { parseCheckReport } from './commands/ipam.js';
+export { parseCheckReport, formatAddressOwner } from './commands/ipam.js';
 export type { CalicoctlCheckReport } from './commands/ipam.js';
 export { processCommandLines } from './commands/node.js';
 export { CLI_VERSION } from './version.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ResourceNotFoundError, type Node, type WorkloadEndpoint } from '@libcalico-ts/api';
-import type { Client } from '@libcalico-ts/client';
+import type { AddressOwner, Client } from '@libcalico-ts/client';
 import type { IPAMCheckReport } from '@libcalico-ts/ipam';
 import { isIP, parseIP } from '@libcalico-ts/net';
 import { flag, flagSet, parseArgs, UsageError, type ParsedArgs } from '../args.js';
@@ -12,7 +12,6 @@ import { connect, type Connection } from '../connect.js';
 import { renderUtilizationHtml } from '../html.js';
 import { CommandError, type CliIO } from '../io.js';
 import { formatIpamConfiguration, formatIpamShow, formatIpamShowIP } from '../ipam-format.js';
-import { addressOwner, assignPinnedAddress, pinAddress, unpinAddress } from '../pinning.js';
 import { CLI_VERSION } from '../version.js';
 import { messageOf } from './resources.js';
 
@@ -448,21 +447,28 @@ async function configure(argv: readonly string[], io: CliIO): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Pinning (extension)
 
+/**
+ * `ipam pin --ip IP [--owner O] [--pool P] [--handle H] [--assign --node N]`: a thin layer over
+ * `client.pinning.pin` (and `assign`).
+ */
 async function pin(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(argv, [...CONFIG_FLAGS, { name: 'ip' }, { name: 'owner' }, { name: 'assign', type: 'boolean' }, { name: 'node' }, { name: 'handle' }]);
+  const parsed = parseArgs(argv, [...CONFIG_FLAGS, { name: 'ip' }, { name: 'owner' }, { name: 'pool' }, { name: 'assign', type: 'boolean' }, { name: 'node' }, { name: 'handle' }]);
   const ipText = flag(parsed, 'ip');
   if (ipText === undefined) throw new UsageError('ipam pin needs --ip');
   const ip = validateIP(ipText);
   const owner = flag(parsed, 'owner');
-  if (flagSet(parsed, 'assign') && (!owner || !flag(parsed, 'node'))) throw new UsageError('--assign needs --owner and --node');
+  const pool = flag(parsed, 'pool');
+  const handleId = flag(parsed, 'handle');
+  const node = flag(parsed, 'node');
+  const assign = flagSet(parsed, 'assign');
+  if (assign && (!owner || !node)) throw new UsageError('--assign needs --owner and --node');
   return withClient(parsed, io, async ({ client }) => {
     try {
-      const p = await pinAddress(client, { ip, ...(owner ? { owner } : {}) });
-      io.stdout(`Pinned IP address ${ip} (IPReservation ${p.reservation}${p.owner ? `, owner ${p.owner}` : ''})\n`);
-      if (flagSet(parsed, 'assign')) {
-        const handle = flag(parsed, 'handle');
-        const a = await assignPinnedAddress(client, { ip, owner: owner!, hostname: flag(parsed, 'node')!, ...(handle ? { handleId: handle } : {}) });
-        io.stdout(`Assigned IP address ${ip} to ${owner} (handle ${a.handleId})\n`);
+      const p = await client.pinning.pin({ ip, ...(owner ? { owner } : {}), ...(pool ? { pool } : {}), ...(handleId ? { handleId } : {}) });
+      io.stdout(`Pinned IP address ${p.ip} (IPReservation ${p.reservation}${p.owner ? `, owner ${p.owner}` : ''})\n`);
+      if (assign) {
+        const a = await client.pinning.assign({ ip, owner: owner!, hostname: node!, ...(handleId ? { handleId } : {}) });
+        io.stdout(`${a.created ? 'Assigned' : 'Already assigned'} IP address ${a.ip} to ${owner} (handle ${a.handleId})\n`);
       }
     } catch (error) {
       throw new CommandError(`Error executing command: ${messageOf(error)}`);
@@ -471,34 +477,56 @@ async function pin(argv: readonly string[], io: CliIO): Promise<number> {
   });
 }
 
+/** `ipam unpin --ip IP [--owner O]`: `client.pinning.unpin`. */
 async function unpin(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(argv, [...CONFIG_FLAGS, { name: 'ip' }]);
+  const parsed = parseArgs(argv, [...CONFIG_FLAGS, { name: 'ip' }, { name: 'owner' }]);
   const ipText = flag(parsed, 'ip');
   if (ipText === undefined) throw new UsageError('ipam unpin needs --ip');
   const ip = validateIP(ipText);
+  const owner = flag(parsed, 'owner');
   return withClient(parsed, io, async ({ client }) => {
-    if (!(await unpinAddress(client, ip))) throw new CommandError(`IP address ${ip} is not pinned`);
-    io.stdout(`Unpinned IP address ${ip}\n`);
+    let removed;
+    try {
+      removed = await client.pinning.unpin(ip, owner ? { owner } : {});
+    } catch (error) {
+      throw new CommandError(`Error executing command: ${messageOf(error)}`);
+    }
+    if (!removed) throw new CommandError(`IP address ${ip} is not pinned`);
+    io.stdout(`Unpinned IP address ${removed.ip}\n`);
     return 0;
   });
 }
 
+/** Renders `client.pinning.owner(ip)`. */
+export function formatAddressOwner(o: AddressOwner): string {
+  let text = `IP ${o.ip}\n`;
+  text += o.pool ? `Pool: ${o.pool.name} (${o.pool.cidr})${o.pool.disabled ? ', disabled' : ''}\n` : 'Pool: none\n';
+  if (o.block) text += o.block.exists ? `Block: ${o.block.cidr} (affinity ${o.block.affinity ?? 'none'})\n` : `Block: ${o.block.cidr} (not created)\n`;
+  text += o.pin ? `Pinned: yes (IPReservation ${o.pin.reservation}, owner ${o.pin.owner ?? '<none>'})\n` : 'Pinned: no\n';
+  if (o.reservations.length > 0) text += `Reserved by: ${o.reservations.join(', ')}\n`;
+  if (o.allocation) {
+    text += `Allocated: yes (handle ${o.allocation.handleId ?? '<none>'})\n`;
+    for (const k of Object.keys(o.allocation.attrs).sort()) text += `  ${k}: ${o.allocation.attrs[k]}\n`;
+  } else if (o.releasedAt) text += `Allocated: no (released at ${o.releasedAt}, cooling down)\n`;
+  else text += 'Allocated: no\n';
+  text += o.workloadEndpoints.length > 0 ? `Workload endpoints: ${o.workloadEndpoints.join(', ')}\n` : 'Workload endpoints: none\n';
+  return text;
+}
+
+/** `ipam owner --ip IP`: `client.pinning.owner`. */
 async function owner(argv: readonly string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(argv, [...CONFIG_FLAGS, { name: 'ip' }]);
   const ipText = flag(parsed, 'ip');
   if (ipText === undefined) throw new UsageError('ipam owner needs --ip');
   const ip = validateIP(ipText);
   return withClient(parsed, io, async ({ client }) => {
-    const o = await addressOwner(client, ip);
-    let text = `IP ${o.ip}\n`;
-    text += o.pin ? `Pinned: yes (IPReservation ${o.pin.reservation}, owner ${o.pin.owner ?? '<none>'})\n` : 'Pinned: no\n';
-    if (o.reservations.length > 0) text += `Reserved by: ${o.reservations.join(', ')}\n`;
-    if (o.allocation) {
-      text += `Allocated: yes (handle ${o.allocation.handleId ?? '<none>'})\n`;
-      for (const k of Object.keys(o.allocation.attrs).sort()) text += `  ${k}: ${o.allocation.attrs[k]}\n`;
-    } else text += 'Allocated: no\n';
-    text += o.workloadEndpoints.length > 0 ? `Workload endpoints: ${o.workloadEndpoints.join(', ')}\n` : 'Workload endpoints: none\n';
-    io.stdout(text);
+    let o: AddressOwner;
+    try {
+      o = await client.pinning.owner(ip);
+    } catch (error) {
+      throw new CommandError(`Error executing command: ${messageOf(error)}`);
+    }
+    io.stdout(formatAddressOwner(o));
     return 0;
   });
 }
