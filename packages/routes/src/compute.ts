@@ -118,6 +118,8 @@ class Facts {
   meta: Int32Array;
   /** IPv4 network as uint32; for IPv6 facts, the index into `v6Nets`. */
   v4: Uint32Array;
+  /** Borrowed address: the fact index of the block record it was found in. */
+  origin: Int32Array;
   /** Canonical destination text. */
   readonly keys: string[] = [];
   /** Block record: its `host:` owner (undefined = none); affinity: host; borrowed: borrowing node; local workload: interface; remote workload: node. */
@@ -127,6 +129,7 @@ class Facts {
   constructor(capacity: number) {
     this.meta = new Int32Array(Math.max(16, capacity));
     this.v4 = new Uint32Array(this.meta.length);
+    this.origin = new Int32Array(this.meta.length);
   }
 
   private grow(): void {
@@ -134,8 +137,11 @@ class Facts {
     meta.set(this.meta);
     const v4 = new Uint32Array(meta.length);
     v4.set(this.v4);
+    const origin = new Int32Array(meta.length);
+    origin.set(this.origin);
     this.meta = meta;
     this.v4 = v4;
+    this.origin = origin;
   }
 
   addV4(network: number, prefix: number, key: string, kind: number, value: string | undefined): void {
@@ -160,50 +166,32 @@ class Facts {
 
   /**
    * Indices in destination order (family, network, prefix length), insertion order among equal
-   * destinations. IPv4: LSD radix sort (prefix, low 16 bits, high 16 bits), linear time, skipped
-   * when the input is already in order.
+   * destinations. IPv4: when the facts are an ordered run plus a short tail (blocks listed in
+   * order, then their borrowed addresses), the tail is sorted and merged; otherwise a stable LSD
+   * radix sort (prefix length, then the network in 11-bit digits), linear time.
    */
   order(): Int32Array {
     const { meta, v4: values } = this;
     const n = this.length;
     const v4n = n - this.v6Nets.length;
-    let v4 = new Int32Array(v4n);
-    let sorted = true;
+    let v4: Int32Array = new Int32Array(v4n);
+    // Length of the leading run (in IPv4 order) that is already sorted.
+    let run = -1;
     let previousValue = -1;
     let previousPrefix = -1;
     for (let i = 0, j = 0; i < n; i++) {
       const m = meta[i]!;
       if ((m & META_V6) !== 0) continue;
-      v4[j++] = i;
       const value = values[i]!;
       const prefix = m & 0xff;
-      if (value < previousValue || (value === previousValue && prefix < previousPrefix)) sorted = false;
+      if (run < 0 && (value < previousValue || (value === previousValue && prefix < previousPrefix))) run = j;
+      v4[j++] = i;
       previousValue = value;
       previousPrefix = prefix;
     }
-    if (!sorted) {
-      let scratch = new Int32Array(v4n);
-      const count = new Int32Array(65537);
-      // Pass 1: prefix length (0..32).
-      for (let i = 0; i < v4n; i++) count[(meta[v4[i]!]! & 0xff) + 1]!++;
-      for (let b = 1; b < 34; b++) count[b]! += count[b - 1]!;
-      for (let i = 0; i < v4n; i++) scratch[count[meta[v4[i]!]! & 0xff]!++] = v4[i]!;
-      let swap = v4;
-      v4 = scratch;
-      scratch = swap;
-      // Passes 2 and 3: low, then high 16 bits of the network.
-      for (let shift = 0; shift <= 16; shift += 16) {
-        count.fill(0);
-        for (let i = 0; i < v4n; i++) count[((values[v4[i]!]! >>> shift) & 0xffff) + 1]!++;
-        for (let b = 1; b < 65537; b++) count[b]! += count[b - 1]!;
-        for (let i = 0; i < v4n; i++) {
-          const index = v4[i]!;
-          scratch[count[(values[index]! >>> shift) & 0xffff]!++] = index;
-        }
-        swap = v4;
-        v4 = scratch;
-        scratch = swap;
-      }
+    if (run >= 0) {
+      if (v4n - run <= v4n >> 3) v4 = mergeTail(v4, run, meta, values);
+      else v4 = radixOrder(v4, meta, values);
     }
     if (v4n === n) return v4;
     const v6: number[] = [];
@@ -217,12 +205,56 @@ class Facts {
   }
 }
 
+/** IPv4 order of facts `a` and `b` (network, then prefix length, then insertion). */
+function compareV4Facts(a: number, b: number, meta: Int32Array, values: Uint32Array): number {
+  return values[a]! - values[b]! || (meta[a]! & 0xff) - (meta[b]! & 0xff) || a - b;
+}
+
+/** `order[0, run)` is sorted: sorts the rest by comparison and merges (stable: ties keep insertion order). */
+function mergeTail(order: Int32Array, run: number, meta: Int32Array, values: Uint32Array): Int32Array {
+  const tail = Array.from(order.subarray(run));
+  tail.sort((a, b) => compareV4Facts(a, b, meta, values));
+  const out = new Int32Array(order.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < run && j < tail.length) out[k++] = compareV4Facts(order[i]!, tail[j]!, meta, values) <= 0 ? order[i++]! : tail[j++]!;
+  while (i < run) out[k++] = order[i++]!;
+  while (j < tail.length) out[k++] = tail[j++]!;
+  return out;
+}
+
+/** Stable LSD radix sort of fact indices: prefix length, then bits 0-10, 11-21 and 22-31 of the network. */
+function radixOrder(order: Int32Array, meta: Int32Array, values: Uint32Array): Int32Array {
+  const n = order.length;
+  let from: Int32Array = order;
+  let to: Int32Array = new Int32Array(n);
+  const count = new Int32Array(2049);
+  for (let pass = 0; pass < 4; pass++) {
+    count.fill(0);
+    const shift = pass === 0 ? 0 : (pass - 1) * 11;
+    const mask = pass === 0 ? 0xff : 0x7ff;
+    const source = pass === 0 ? meta : values;
+    for (let i = 0; i < n; i++) count[((source[from[i]!]! >>> shift) & mask) + 1]!++;
+    for (let b = 1; b < 2049; b++) count[b]! += count[b - 1]!;
+    for (let i = 0; i < n; i++) {
+      const index = from[i]!;
+      to[count[(source[index]! >>> shift) & mask]!++] = index;
+    }
+    const swap = from;
+    from = to;
+    to = swap;
+  }
+  return from;
+}
+
 function fieldError(problems: Problems, path: string, value: unknown, error: unknown): void {
   problems.add(path, value, error instanceof Error ? error.message : String(error));
 }
 
-/** Adds a block record's borrowed addresses: allocations whose `secondary.node` differs from the record's owner. */
-function addBorrowed(facts: Facts, block: SnapshotBlock, net: Net, owner: string | undefined): void {
+/** Adds the borrowed addresses of block record fact `record`: allocations whose `secondary.node` differs from the record's owner. */
+function addBorrowed(facts: Facts, block: SnapshotBlock, net: Net, record: number): void {
+  const owner = facts.values[record];
   const allocations = block.allocations;
   const attributes = block.attributes;
   if (!allocations || !attributes) return;
@@ -245,6 +277,7 @@ function addBorrowed(facts: Facts, block: SnapshotBlock, net: Net, owner: string
       const ip = addressAt(net, ord);
       facts.addNet({ family: 6, v4: 0, v6: ip.v6, prefix: 128, key: `${ip.text}/128` }, SOURCE_BORROWED, node);
     }
+    facts.origin[facts.length - 1] = record;
   }
 }
 
@@ -334,7 +367,7 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
         scratch.prefix = facts.meta[fact]! & 0xff;
         net = scratch;
       }
-      addBorrowed(facts, block, net, facts.values[fact]);
+      addBorrowed(facts, block, net, fact);
     }
   }
 
@@ -355,7 +388,11 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
 
   // One pass over the sorted facts: each run of equal destinations is one decision.
   const order = facts.order();
-  const { meta, v4, keys, values, v6Nets } = facts;
+  const { meta, v4, keys, values, v6Nets, origin } = facts;
+  // Block records listed twice for one CIDR: the last one wins and the others are ignored,
+  // including their borrowed addresses (as the calculator replaces a record). A block sorts
+  // before the addresses inside it, so these are known before those addresses are reached.
+  let superseded: Set<number> | undefined;
   const routes: Route[] = [];
   const scratchBlock = { owner: undefined as string | undefined, record: false, affinityHosts: NO_HOSTS as string[] };
   const sources: DestinationSources = {};
@@ -386,11 +423,14 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
     let borrowedBy: string | undefined;
     let ifaces: string[] | undefined;
     let remoteNodes: string[] | undefined;
+    let recordFact = -1;
     for (let k = start; k < end; k++) {
       const index = order[k]!;
       const value = values[index];
       switch ((meta[index]! >> 8) & 0xff) {
         case SOURCE_BLOCK:
+          if (recordFact >= 0) (superseded ??= new Set()).add(recordFact);
+          recordFact = index;
           hasBlock = true;
           record = true;
           owner = value;
@@ -400,7 +440,7 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
           (hosts ??= []).push(value!);
           break;
         case SOURCE_BORROWED:
-          borrowedBy = value;
+          if (superseded === undefined || !superseded.has(origin[index]!)) borrowedBy = value;
           break;
         case SOURCE_LOCAL_WORKLOAD:
           (ifaces ??= []).push(value!);
