@@ -22,7 +22,7 @@ import type {
   WorkloadEndpoint,
 } from '@libcalico-ts/api';
 import type { IPAM } from '@libcalico-ts/ipam';
-import type { Client, ResourceClient, ResourceList, ResourceWatch } from './index.js';
+import type { AddressOwner, Client, Pin, PinnedAssignment, PinningClient, PinningErrorCode, ResourceClient, ResourceList, ResourceWatch } from './index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(): T | void {}
@@ -50,6 +50,12 @@ expectType<Equal<Got<Client['networkSets']>, NetworkSet>>();
 expectType<Equal<Got<Client['globalNetworkSets']>, GlobalNetworkSet>>();
 expectType<Equal<Got<Client['kubeControllersConfigurations']>, KubeControllersConfiguration>>();
 expectType<Equal<Client['ipam'], IPAM>>();
+expectType<Equal<Client['pinning'], PinningClient>>();
+expectType<Equal<Awaited<ReturnType<Client['pinning']['pin']>>, Pin>>();
+expectType<Equal<Awaited<ReturnType<Client['pinning']['assign']>>, PinnedAssignment>>();
+expectType<Equal<Awaited<ReturnType<Client['pinning']['owner']>>, AddressOwner>>();
+expectType<Equal<Awaited<ReturnType<Client['pinning']['unpin']>>, Pin | null>>();
+expectType<Equal<PinningErrorCode, 'notInPool' | 'wrongFamily' | 'pinnedForOther' | 'allocated' | 'notPinned' | 'poolDisabled' | 'foreignReservation'>>();
 
 // Every verb is typed by the kind.
 expectType<Equal<Awaited<ReturnType<Client['ipPools']['list']>>, ResourceList<IPPool>>>();
@@ -72,3 +78,13 @@ async function misuse(): Promise<void> {
   }
 }
 void misuse;
+
+async function pinningMisuse(): Promise<void> {
+  // @ts-expect-error assign needs the node (hostname)
+  await client.pinning.assign({ ip: '10.0.0.1', owner: 'web-0' });
+  // @ts-expect-error attributes are strings
+  await client.pinning.assign({ ip: '10.0.0.1', owner: 'web-0', hostname: 'n', attrs: { pod: 1 } });
+  // @ts-expect-error the owner is text
+  await client.pinning.pin({ ip: '10.0.0.1', owner: 7 });
+}
+void pinningMisuse;
