@@ -2,7 +2,7 @@
  * VXLAN tunnel endpoint (VTEP) MAC addresses, derived as Calico does.
  */
 import { ValidationError } from '@libcalico-ts/api';
-import { sha1 } from './internal/sha1.js';
+import { sha1Words } from './internal/sha1.js';
 
 /** Options of {@link vtepMAC}. */
 export interface VtepMACOptions {
@@ -27,17 +27,12 @@ export function vtepMAC(nodeName: string, options: VtepMACOptions = {}): string 
   if (typeof nodeName !== 'string' || nodeName === '') {
     throw new ValidationError([{ name: 'nodeName', value: nodeName, reason: 'must be a non-empty node name' }]);
   }
-  const input = options.ipv6 ? `${nodeName}-v6` : nodeName;
-  const cached = cache.get(input);
-  if (cached !== undefined) return cached;
-  const digest = sha1(input);
-  let out = '66';
-  for (let i = 0; i < 5; i++) out += `:${digest[i]!.toString(16).padStart(2, '0')}`;
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(input, out);
-  return out;
+  sha1Words(options.ipv6 ? `${nodeName}-v6` : nodeName, digest);
+  const h0 = digest[0]!;
+  return `66:${HEX[h0 >>> 24]}:${HEX[(h0 >>> 16) & 0xff]}:${HEX[(h0 >>> 8) & 0xff]}:${HEX[h0 & 0xff]}:${HEX[digest[1]! >>> 24]}`;
 }
 
-/** Derived MACs are pure functions of the name: memoised (bounded) so recomputing a large cluster does not rehash every node. */
-const CACHE_LIMIT = 65_536;
-const cache = new Map<string, string>();
+/** Digest words of the last derivation (reused: deriving 5,000 MACs allocates only the strings). */
+const digest = new Int32Array(5);
+/** Two lower-case hex digits of each byte value. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
