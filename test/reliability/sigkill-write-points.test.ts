@@ -6,7 +6,7 @@
 // Then, as Kubernetes and Calico would: the kubelet repeats CNI DEL for the interrupted pod
 // (twice: it must succeed both times) and re-runs ADD in a new sandbox; an interrupted node
 // operation is repeated; the IPAM GC runs (check, grace period, gc). Finally the datastore must
-// be clean: 0 leaked addresses or handles, 0 duplicates, no pending affinity, handle counts =
+// be clean: 0 leaked addresses or handles, 0 duplicates, no pending affinity (gc deletes the stranded `pendingDeletion` records an interrupted release leaves), handle counts =
 // allocations, every live endpoint's address held by its pod's handle.
 //
 // Both commit protocols run: one etcd transaction per block + handle (atomic, the default) and
@@ -33,6 +33,7 @@ const UNREACHED_REASON: Partial<Record<WritePoint, string>> = {
   'claimAffinity:touchBlock': 'needs a non-confirmed affinity record for a block that already names the host (left by an earlier crash); covered in-process by test/ipam/faults.test.ts',
   'claimAffinity:deleteStale': 'needs an affinity record contradicting its block (a lost claim race); covered by the racing suites',
   'gc:deleteHandle': 'written by gc, which runs in the test process here (after the kill), not in the killed child',
+  'gc:deleteAffinity': 'written by gc (stranded affinity records), which runs in the test process here (after the kill), not in the killed child',
 };
 
 let etcd: EtcdFixture;
@@ -107,7 +108,7 @@ async function cniAdd(ipam: IPAM, ds: Datastore, pod: string, host: string): Pro
  * What the cluster does after the process died in `interrupted`, then GC, then the assertions.
  * Returns how many addresses the GC released.
  */
-async function recoverAndVerify(ds: Datastore, interrupted: Step | undefined, atomic: boolean): Promise<{ gcReleased: number; gcHandles: number }> {
+async function recoverAndVerify(ds: Datastore, interrupted: Step | undefined, atomic: boolean): Promise<{ gcReleased: number; gcHandles: number; gcAffinities: number }> {
   const clock = new FakeClock(Date.now());
   const ipam = createIPAM(ds, { clock, useTransactions: atomic });
   if (interrupted?.kind === 'add') {
@@ -139,7 +140,7 @@ async function recoverAndVerify(ds: Datastore, interrupted: Step | undefined, at
   // The node keeps working: a new pod on every host that still allocates.
   await cniAdd(ipam, ds, 'after-recovery', 'a');
   await assertHealthyIPAM(ipam, { allowUnusedAllocations: false });
-  return { gcReleased: gc.released.length, gcHandles: gc.deletedHandles.length };
+  return { gcReleased: gc.released.length, gcHandles: gc.deletedHandles.length, gcAffinities: gc.deletedAffinities.length };
 }
 
 function interruptedStep(records: ChildOutcome['records']): Step | undefined {
@@ -211,8 +212,10 @@ for (const atomic of [true, false]) {
               assert.equal(out.signal, 'SIGKILL', `the child died by SIGKILL at ${point} #${nth} ${when} (code ${out.code}): ${out.stderr.slice(-1500)}`);
               assert.ok(out.records.some((r) => r.op === 'dying'), 'it died at the armed point');
               const interrupted = interruptedStep(out.records);
-              const { gcReleased, gcHandles } = await recoverAndVerify(ds, interrupted, atomic);
-              t.diagnostic(`#${nth}: interrupted ${interrupted ? JSON.stringify(interrupted) : 'nothing'}; gc released ${gcReleased} address(es), ${gcHandles} handle(s)`);
+              const { gcReleased, gcHandles, gcAffinities } = await recoverAndVerify(ds, interrupted, atomic);
+              t.diagnostic(
+                `#${nth}: interrupted ${interrupted ? JSON.stringify(interrupted) : 'nothing'}; gc released ${gcReleased} address(es), ${gcHandles} handle(s), ${gcAffinities} stranded affinity record(s)`,
+              );
             } finally {
               await ds.close();
             }

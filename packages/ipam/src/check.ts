@@ -5,11 +5,12 @@
  * handle's revision, so anything reused or changed in the meantime is left alone.
  */
 import { ValidationError, type Node, type WorkloadEndpoint } from '@libcalico-ts/api';
+import type { BlockAffinityKey, BlockKey, TxnCondition } from '@libcalico-ts/datastore';
 import type { IPAM } from './engine.js';
 import { allocatedCount, blockCIDR, sanitizeHandle, splitAffinity, ordinalAddress } from './block.js';
 import { cidrContains, parseIP, formatIP } from './ip.js';
 import { WINDOWS_RESERVED_HANDLE, type ReleaseOptions } from './types.js';
-import { UpdateConflictError, ResourceNotFoundError } from '@libcalico-ts/api';
+import { UpdateConflictError, ResourceExistsError, ResourceNotFoundError } from '@libcalico-ts/api';
 
 /** One allocation seen in a block. */
 export interface CheckedAllocation {
@@ -31,6 +32,22 @@ export interface CheckedAllocation {
   windowsReserved: boolean;
 }
 
+/**
+ * An affinity record that confers nothing and that no running protocol step will finish: its
+ * block is absent, or exists but does not name the record's owner.
+ */
+export interface StrandedAffinity {
+  host: string;
+  affinityType: 'host' | 'virtual';
+  cidr: string;
+  /** `pendingDeletion` (an interrupted release) or `pending` (an interrupted claim). */
+  state: 'pendingDeletion' | 'pending';
+  /** The record's revision when checked (gc deletes it only at this revision). */
+  revision: string;
+  /** `absent`: no block; `notOwned`: the block names no owner or another one. */
+  block: 'absent' | 'notOwned';
+}
+
 /** The JSON-serialisable result of {@link checkIPAM}. */
 export interface IPAMCheckReport {
   version: 1;
@@ -50,7 +67,20 @@ export interface IPAMCheckReport {
   /** Handle counts that differ from the allocations (beyond upstream; counted as problems). */
   handleCountMismatches: { handleId: string; block: string; recorded: number; actual: number }[];
   invalidBlocks: { cidr: string; reason: string }[];
-  /** Leaked IPs + in-use-not-allocated + leaked handles + count mismatches + invalid blocks. */
+  /**
+   * `pendingDeletion` affinity records whose block is absent or no longer names their owner: a
+   * release interrupted after its block step (reference §4.4 leaves such a record when it finds
+   * the block gone). Counted as problems; `gc()` deletes them.
+   */
+  strandedAffinities: StrandedAffinity[];
+  /**
+   * `pending` affinity records whose block is absent or names another owner: a claim interrupted
+   * before its block was created, or a lost claim not cleaned up. Not counted as problems (a claim
+   * may be running right now, and the host's next claim repairs them); `gc()` deletes those an
+   * earlier report listed at the same revision at least the grace period before.
+   */
+  pendingAffinities: StrandedAffinity[];
+  /** Leaked IPs + in-use-not-allocated + leaked handles + count mismatches + invalid blocks + stranded affinities. */
   problemCount: number;
 }
 
@@ -73,6 +103,8 @@ export interface GCResult {
   /** Confirmed leaks not released: reused or changed meanwhile, or their handle still holds a live address. */
   skipped: string[];
   deletedHandles: string[];
+  /** Stranded affinity records deleted, as `<type>:<host> <cidr>`. */
+  deletedAffinities: string[];
 }
 
 function nodeIPv4TunnelAddresses(node: Node): string[] {
@@ -111,6 +143,8 @@ export async function checkIPAM(ipam: IPAM): Promise<IPAMCheckReport> {
     missingHandles: [],
     handleCountMismatches: [],
     invalidBlocks: [],
+    strandedAffinities: [],
+    pendingAffinities: [],
     problemCount: 0,
   };
   const blocks = (await ds.listKV({ type: 'block' })).items.filter((b) => !b.value.deleted);
@@ -219,14 +253,69 @@ export async function checkIPAM(ipam: IPAM): Promise<IPAMCheckReport> {
     }
   }
   for (const id of handleCounts.keys()) if (!handleIds.has(id)) report.missingHandles.push(id);
+
+  // Affinity records no protocol step will finish (read after the blocks: a block created since
+  // then only makes a record look stranded here; gc re-validates before deleting).
+  const owners = new Map(blocks.map((kv) => [kv.key.cidr, kv.value.affinity ?? null]));
+  const affinities = (await ds.listKV({ type: 'blockAffinity' })).items;
+  for (const a of affinities) {
+    const state = a.value.state;
+    if (a.value.deleted || (state !== 'pendingDeletion' && state !== 'pending')) continue;
+    const type = a.key.affinityType ?? 'host';
+    const owner = owners.get(a.key.cidr);
+    if (owner === `${type}:${a.key.host}`) continue;
+    const record: StrandedAffinity = { host: a.key.host, affinityType: type, cidr: a.key.cidr, state, revision: a.revision, block: owner === undefined ? 'absent' : 'notOwned' };
+    (state === 'pendingDeletion' ? report.strandedAffinities : report.pendingAffinities).push(record);
+  }
+  const byId = (x: StrandedAffinity, y: StrandedAffinity) => affinityId(x).localeCompare(affinityId(y));
+  report.strandedAffinities.sort(byId);
+  report.pendingAffinities.sort(byId);
   report.problemCount =
     report.leakedIPs.length +
     report.inUseNotAllocated.outsidePools.length +
     report.inUseNotAllocated.insidePools.length +
     report.leakedHandles.length +
     report.handleCountMismatches.length +
-    report.invalidBlocks.length;
+    report.invalidBlocks.length +
+    report.strandedAffinities.length;
   return report;
+}
+
+function affinityId(a: { affinityType: string; host: string; cidr: string }): string {
+  return `${a.affinityType}:${a.host} ${a.cidr}`;
+}
+
+/**
+ * Deletes a stranded affinity record if it is still what the check saw: conditioned on the
+ * record's revision (a claim or release in between rewrites it, so the delete fails) and on the
+ * block being still absent, or still not naming the owner. Atomic datastores check both in one
+ * transaction; others re-read the block first, then delete the record by revision (a claim must
+ * rewrite the record before it creates or touches the block, so the revision guards the rest).
+ * Returns whether it was deleted.
+ */
+async function deleteStrandedAffinity(ipam: IPAM, a: StrandedAffinity): Promise<boolean> {
+  const ds = ipam.datastore;
+  const aKey: BlockAffinityKey =
+    a.affinityType === 'host' ? { type: 'blockAffinity', host: a.host, cidr: a.cidr } : { type: 'blockAffinity', host: a.host, cidr: a.cidr, affinityType: a.affinityType };
+  const bKey: BlockKey = { type: 'block', cidr: a.cidr };
+  const owner = `${a.affinityType}:${a.host}`;
+  try {
+    const block = await ipam.internals.get(bKey);
+    if (block && (block.value.affinity ?? null) === owner) return false;
+    if ((block ? 'notOwned' : 'absent') !== a.block) return false;
+    await ipam.internals.write('gc:deleteAffinity', [aKey], async () => {
+      if (ds.capabilities.atomicTransactions) {
+        const blockCondition: TxnCondition = block ? { key: bKey, revision: block.revision } : { key: bKey, absent: true };
+        await ds.transact([{ key: aKey, revision: a.revision }, blockCondition], [{ op: 'delete', key: aKey }]);
+      } else {
+        await ds.deleteKV(aKey, a.revision);
+      }
+    });
+    return true;
+  } catch (error) {
+    if (UpdateConflictError.isInstance(error) || ResourceExistsError.isInstance(error) || ResourceNotFoundError.isInstance(error)) return false;
+    throw error;
+  }
 }
 
 /**
@@ -261,7 +350,7 @@ export async function gcIPAM(ipam: IPAM, options: GCOptions = {}): Promise<GCRes
     if (!list) byHandle.set(a.handle, (list = []));
     list.push(a);
   }
-  const result: GCResult = { report, released: [], skipped: [], deletedHandles: [] };
+  const result: GCResult = { report, released: [], skipped: [], deletedHandles: [], deletedAffinities: [] };
   const toRelease: ReleaseOptions[] = [];
   for (const a of confirmed) {
     if (byHandle.get(a.handle!)!.every((x) => confirmed.has(x))) {
@@ -292,6 +381,14 @@ export async function gcIPAM(ipam: IPAM, options: GCOptions = {}): Promise<GCRes
       }
     }
   }
+  // Stranded affinity records: interrupted releases at once; interrupted claims once an earlier
+  // report at least the grace period old saw the same record (same revision) stranded too.
+  const stale = [...report.strandedAffinities];
+  if (previousOld) {
+    const seen = new Set((previous!.pendingAffinities ?? []).map((a) => `${affinityId(a)}|${a.revision}`));
+    for (const a of report.pendingAffinities) if (seen.has(`${affinityId(a)}|${a.revision}`)) stale.push(a);
+  }
+  for (const a of stale) if (await deleteStrandedAffinity(ipam, a)) result.deletedAffinities.push(affinityId(a));
   return result;
 }
 

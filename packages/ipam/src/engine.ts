@@ -113,7 +113,8 @@ import {
  * - `release:commit` — the block write (or delete) of releaseIPs / releaseByHandle / gc (with handles where atomic);
  * - `handle:increment` / `handle:decrement` — separate handle writes (non-atomic datastores only);
  * - `config:write` — setIPAMConfig;
- * - `gc:deleteHandle` — gc deleting a leaked handle.
+ * - `gc:deleteHandle` — gc deleting a leaked handle;
+ * - `gc:deleteAffinity` — gc deleting a stranded affinity record (see `IPAMCheckReport.strandedAffinities`).
  */
 export const WRITE_POINTS = [
   'claimAffinity:pending',
@@ -132,6 +133,7 @@ export const WRITE_POINTS = [
   'handle:decrement',
   'config:write',
   'gc:deleteHandle',
+  'gc:deleteAffinity',
 ] as const;
 export type WritePoint = (typeof WRITE_POINTS)[number];
 

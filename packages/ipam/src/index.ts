@@ -33,4 +33,4 @@ export type {
   IPAMConfig,
 } from './types.js';
 export { GoRandSource, goBigRand, fnv1Hash32, hostStartIndex } from './gorand.js';
-export type { IPAMCheckReport, CheckedAllocation, GCOptions, GCResult, NodeReleaseResult } from './check.js';
+export type { IPAMCheckReport, CheckedAllocation, StrandedAffinity, GCOptions, GCResult, NodeReleaseResult } from './check.js';
