@@ -29,10 +29,23 @@ export function vtepMAC(nodeName: string, options: VtepMACOptions = {}): string 
   }
   sha1Words(options.ipv6 ? `${nodeName}-v6` : nodeName, digest);
   const h0 = digest[0]!;
-  return `66:${HEX[h0 >>> 24]}:${HEX[(h0 >>> 16) & 0xff]}:${HEX[(h0 >>> 8) & 0xff]}:${HEX[h0 & 0xff]}:${HEX[digest[1]! >>> 24]}`;
+  const h1 = digest[1]!;
+  // One flat 17-character string (a template literal would build a tree of cons strings).
+  return String.fromCharCode(
+    54, 54, 58, // "66:"
+    hexDigit(h0 >>> 28), hexDigit(h0 >>> 24), 58,
+    hexDigit(h0 >>> 20), hexDigit(h0 >>> 16), 58,
+    hexDigit(h0 >>> 12), hexDigit(h0 >>> 8), 58,
+    hexDigit(h0 >>> 4), hexDigit(h0), 58,
+    hexDigit(h1 >>> 28), hexDigit(h1 >>> 24),
+  );
+}
+
+/** Character code of the lower-case hex digit of the low four bits of `value`. */
+function hexDigit(value: number): number {
+  const nibble = value & 0xf;
+  return nibble < 10 ? 48 + nibble : 87 + nibble;
 }
 
 /** Digest words of the last derivation (reused: deriving 5,000 MACs allocates only the strings). */
 const digest = new Int32Array(5);
-/** Two lower-case hex digits of each byte value. */
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
