@@ -37,7 +37,7 @@ export {
   PROTECTED_TIERS,
   TIER_LABEL,
 } from './kinds.js';
-export type { KindContext, KindClients, NodeCleanup } from './kinds.js';
+export type { KindContext, KindClients, NodeCleanup, PolicyKind } from './kinds.js';
 export type {
   ResourceClient,
   WriteOptions,

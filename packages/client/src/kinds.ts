@@ -315,7 +315,8 @@ export class WorkloadEndpointClient extends ResourceStore<'WorkloadEndpoint'> {
 // ---------------------------------------------------------------------------------------------
 // Policies
 
-type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy';
+/** The policy kinds {@link PolicyClient} serves. */
+export type PolicyKind = 'NetworkPolicy' | 'GlobalNetworkPolicy';
 
 /**
  * `client.networkPolicies` / `client.globalNetworkPolicies`. Defaults `types` from the rules and
