@@ -132,6 +132,10 @@ describe('computeRoutes in any listing order', () => {
         assert.ok(kinds.has(kind), `the generated cluster has no ${kind} route`);
       }
       assert.ok(reference.warnings.some((w) => w.code === 'affinityMismatch'));
+      // Routes are plain objects whatever path built them (a constructor is used for speed).
+      for (const route of reference.routes) assert.equal(Object.getPrototypeOf(route), Object.prototype);
+      const remote = reference.routes.find((r) => r.gateway !== undefined)!;
+      assert.deepEqual(Object.keys(remote), ['destination', 'family', 'type', 'device', 'gateway', 'onlink', 'protocol', 'scope', 'metric', 'mtu', 'kind', 'encap', 'programmer', 'node']);
       const variants: [string, ClusterSnapshot][] = [
         ['as generated', snapshot],
         ['reversed', { ...snapshot, blocks: [...snapshot.blocks!].reverse(), blockAffinities: [...snapshot.blockAffinities!].reverse() }],

@@ -684,8 +684,63 @@ function makeRoute(
   if (device === undefined) return { destination, family, type, onlink, protocol, scope, metric, mtu, kind, programmer, node };
   if (encap === undefined) return { destination, family, type, device, onlink, protocol, scope, metric, mtu, kind, programmer, node };
   if (gateway === undefined) return { destination, family, type, device, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node };
-  return { destination, family, type, device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node };
+  return new FullRoute(destination, family, type, device, gateway, onlink, protocol, scope, metric, mtu, kind, encap, programmer, node) as Route;
 }
+
+/**
+ * Constructor of the dominant route shape (every field present: remote routes via a gateway).
+ * At 20,000 routes per table, `new` with in-object fields allocates measurably faster than a
+ * 14-property object literal. Its prototype is `Object.prototype`, so the routes are plain
+ * objects, indistinguishable from literals (same keys in the same order, deep-equal, same JSON).
+ */
+const FullRoute = function FullRoute(
+  this: Route,
+  destination: string,
+  family: 4 | 6,
+  type: 'unicast' | 'blackhole',
+  device: string,
+  gateway: string,
+  onlink: boolean,
+  protocol: number,
+  scope: 'universe' | 'link',
+  metric: number,
+  mtu: number,
+  kind: RouteKind,
+  encap: RouteEncap,
+  programmer: 'felix' | 'bird',
+  node: string,
+): void {
+  this.destination = destination;
+  this.family = family;
+  this.type = type;
+  this.device = device;
+  this.gateway = gateway;
+  this.onlink = onlink;
+  this.protocol = protocol;
+  this.scope = scope;
+  this.metric = metric;
+  this.mtu = mtu;
+  this.kind = kind;
+  this.encap = encap;
+  this.programmer = programmer;
+  this.node = node;
+} as unknown as new (
+  destination: string,
+  family: 4 | 6,
+  type: 'unicast' | 'blackhole',
+  device: string,
+  gateway: string,
+  onlink: boolean,
+  protocol: number,
+  scope: 'universe' | 'link',
+  metric: number,
+  mtu: number,
+  kind: RouteKind,
+  encap: RouteEncap,
+  programmer: 'felix' | 'bird',
+  node: string,
+) => Route;
+FullRoute.prototype = Object.prototype;
 
 /** A unicast route of a remote destination (kind, metric, node and family taken from the call). */
 function remoteRoute(
