@@ -39,7 +39,9 @@ export interface SnapshotAllocationAttribute {
  * listed from a datastore can be passed as they are. `affinity` is `host:<node>` (or
  * `virtual:<name>`, or null); `allocations[ordinal]` indexes `attributes`. An allocation whose
  * `secondary.node` differs from the block's owner is a *borrowed* address and gets its own
- * `/32` (`/128`) route to that node. Blocks with `deleted: true` are ignored.
+ * `/32` (`/128`) route to that node. Blocks with `deleted: true` are ignored. If a snapshot
+ * holds two records for one CIDR, the last one listed is used and the earlier ones are ignored
+ * entirely, borrowed addresses included (as {@link RouteCalculator} replaces a record).
  */
 export interface SnapshotBlock {
   cidr: string;
