@@ -99,9 +99,10 @@ export function computeRoutes(nodeName: string, snapshot: ClusterSnapshot, optio
 
 // ---------------------------------------------------------------------------------------------
 // The cold path. Every destination fact (a block record, an affinity, a borrowed address, a
-// workload address) becomes one entry of a flat list; the list is sorted once (IPv4 by a stable
-// radix sort on the numeric network, IPv6 by comparison) and entries with the same destination
-// are adjacent, so no per-destination map, sources object or final route sort is needed.
+// workload address) becomes one entry of a flat list; the list is put in destination order once
+// (IPv4: an ordered listing is merged with its short unordered tail, any other order is radix
+// sorted on the numeric network; IPv6 by comparison), entries with the same destination are then
+// adjacent, and no per-destination map, sources object or final route sort is needed.
 // IPv4 facts are plain numbers (no object per fact): at 20,000 blocks the allocation volume,
 // not the arithmetic, is what costs (every young-generation collection copies what is live).
 
