@@ -317,7 +317,6 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
   if (!ctx.workloadIPs) {
     // Blocks: records (authoritative owner; the last record of a CIDR wins), then affinities.
     const owners = new Map<string, string | undefined>();
-    const recordNets: (Net | undefined)[] = [];
     const firstRecordFact = facts.length;
     for (let i = 0; i < records.length; i++) {
       const block = records[i];
@@ -339,7 +338,6 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
           continue;
         }
         facts.addNet(net, SOURCE_BLOCK, owner);
-        recordNets[i] = net;
       }
     }
     for (let i = 0; i < affinities.length; i++) {
@@ -363,9 +361,11 @@ function computeWithContext(ctx: Context, snapshot: ClusterSnapshot): RouteTable
       // Record i is fact f (records were added first, in order; skipped ones added nothing).
       const fact = f++;
       if (!block.attributes || !block.allocations) continue;
-      let net = recordNets[i];
-      if (net === undefined) {
-        // An IPv4 record: its fact holds the parsed network.
+      // The record's network, from its fact.
+      let net: Net;
+      if ((facts.meta[fact]! & META_V6) !== 0) {
+        net = facts.v6Nets[facts.v4[fact]!]!;
+      } else {
         scratch.v4 = facts.v4[fact]!;
         scratch.prefix = facts.meta[fact]! & 0xff;
         net = scratch;
