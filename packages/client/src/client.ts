@@ -13,7 +13,7 @@ import {
   type Tier,
 } from '@libcalico-ts/api';
 import type { Datastore } from '@libcalico-ts/datastore';
-import { createIPAM, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
+import { createIPAM, DEFAULT_CACHE_TTL_MS, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
 import {
   BGPPeerClient,
   BlockAffinityClient,
@@ -52,7 +52,8 @@ export interface ClientOptions {
    * Default of `client.pinning.pin({settleMs})`: how long a pin waits after creating its
    * IPReservation before its final allocation check, so that IPAM engines caching the
    * reservation list have seen it (ms). Default: when IPAM engines on this datastore cache
-   * (atomic transactions: memory, etcd), the IPAM `cacheTtlMs` of `ipam` (default 1000);
+   * (atomic transactions: memory, etcd), the IPAM `cacheTtlMs` of `ipam` (default 0: engines
+   * re-read reservations on every call, so no wait is needed);
    * otherwise (Kubernetes, or `ipam.useTransactions: false`) 0.
    */
   pinSettleMs?: number;
@@ -124,7 +125,7 @@ const DEFAULT_TIERS: ReadonlyArray<{ name: string; order: number; defaultAction:
 const INIT_RETRIES = 20;
 
 /** The IPAM engine's default `cacheTtlMs` (the default pin settle time on caching datastores). */
-const DEFAULT_IPAM_CACHE_TTL_MS = 1000;
+const DEFAULT_IPAM_CACHE_TTL_MS = DEFAULT_CACHE_TTL_MS;
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -18,11 +18,12 @@
  * returns it). An assignment is IPAM's compare-and-swap on the block: of two concurrent
  * assignments to different handles exactly one wins. A pin racing an allocation of the address
  * is detected by re-reading the allocation after the reservation exists; the pin is then undone.
- * IPAM engines on datastores with atomic transactions (memory, etcd) cache the reservation list
- * for up to their `cacheTtlMs` (default 1 s) and commit decisions on it; a reservation created
- * meanwhile is not among the revisions those commits are conditioned on. `pin()` therefore waits
- * that long (`pinSettleMs`) before its final check, so that when it resolves no engine with that
- * cache lifetime can still hand the address out.
+ * IPAM engines re-read the reservation list on every autoAssign by default (`cacheTtlMs` 0), so
+ * once the reservation exists no engine hands the address out and `pin()` does not wait. Engines
+ * that opt into a cache (`cacheTtlMs` > 0, memory or etcd) may use a reservation list up to that
+ * old, and a reservation created meanwhile is not among the revisions their commits are
+ * conditioned on: a client built with such an `ipam.cacheTtlMs` waits that long (`pinSettleMs`)
+ * before the final check, so that when `pin()` resolves no such engine can still hand it out.
  */
 import {
   CalicoError,

@@ -182,14 +182,23 @@ export interface IPAMOptions {
    */
   useTransactions?: boolean;
   /**
-   * Atomic datastores only: how long (ms, on `clock`) autoAssign trusts what it cached about
+   * Atomic datastores only: how long (ms, on `clock`) autoAssign may trust what it cached about
    * changes no transaction condition can detect — a pool or IPReservation CREATED by another
    * client, an affinity another client created for the host, a block it skipped as full — before
-   * reading them again (default 1000; 0 re-reads them on every call). Everything autoAssign
-   * decides from its caches is committed with transaction conditions on the revisions it relied on
-   * (block, handle, affinity, IPAM config, node, pools, reservations), so a stale cache makes the
-   * commit fail and the engine re-read; errors and partial results are always decided on fresh
-   * reads. See docs/cas-loop.md.
+   * reading them again.
+   *
+   * Default {@link DEFAULT_CACHE_TTL_MS} (0): the pool list, the IPReservation list and the host's
+   * affinities are re-read on every autoAssign, as Calico does, so a reservation or pool created
+   * (or a pool disabled) by another client is honoured by the very next call. What is still
+   * cached (IPAM config, node, blocks, handles) is committed with transaction conditions on the
+   * revisions it relied on, so it can cost a retry, never a wrong answer.
+   *
+   * A value > 0 is an opt-in trade: those lists are read at most once per `cacheTtlMs` and a
+   * fast path allocates with no read at all (one transaction per call), but for up to
+   * `cacheTtlMs` after another client creates a pool or reservation this engine can still hand
+   * out an address the new IPReservation excludes, ignore the new pool, or claim a new block
+   * while another client's affinity for the host exists. Errors and partial results are always
+   * decided on fresh reads. See docs/cas-loop.md.
    */
   cacheTtlMs?: number;
 }
@@ -239,13 +248,19 @@ interface PoolsEntry {
   readonly pools: PoolInfo[];
   /** Revision conditions on every pool of each family. */
   readonly conditions: Record<IPVersion, TxnCondition[]>;
-  readonly at: number;
+  /** The list it was built from (every key's name and revision): an identical re-read reuses it. */
+  readonly signature: string;
+  /** When it was last read (a re-read with the same signature renews it). */
+  at: number;
 }
 
 interface ReservationsEntry {
   readonly set: ReservedSet;
   readonly conditions: TxnCondition[];
-  readonly at: number;
+  /** The list it was built from (every key's name and revision): an identical re-read reuses it. */
+  readonly signature: string;
+  /** When it was last read (a re-read with the same signature renews it). */
+  at: number;
 }
 
 /** An eligible affinity of a fast view, in Calico's order. */
@@ -359,6 +374,19 @@ function isLostAnswer(error: unknown): boolean {
   return DatastoreError.isInstance(error) && (error as CalicoError).isRetryable;
 }
 
+/**
+ * Identifies a resource list by its members' names and revisions (a revision changes on every
+ * write, and a re-created key gets a new one), so an identical signature means identical values.
+ */
+function listSignature(items: readonly KVPair<Key>[]): string {
+  let signature = '';
+  for (const item of items) {
+    const key = item.key as ResourceKey;
+    signature += `${key.name}\u0000${item.revision}\u0001`;
+  }
+  return signature;
+}
+
 function blockKey(cidr: string): BlockKey {
   return { type: 'block', cidr };
 }
@@ -374,6 +402,12 @@ const DEFAULT_CONFIG: IPAMConfig = { strictAffinity: false, autoAllocateBlocks: 
 
 /** Upstream's limit when neither the request nor the config sets one. */
 export const DEFAULT_MAX_BLOCKS_PER_HOST = 20;
+
+/**
+ * Default `IPAMOptions.cacheTtlMs`: 0 — pools, IPReservations and the host's affinities are
+ * re-read on every autoAssign (Calico's behaviour: a new reservation or pool counts at once).
+ */
+export const DEFAULT_CACHE_TTL_MS = 0;
 
 /** Sorts affinity pairs the way etcd lists them (by CIDR with `/` written `-`). */
 function affinityListOrder(a: KVPair<BlockAffinityKey>, b: KVPair<BlockAffinityKey>): number {
@@ -452,7 +486,7 @@ export class IPAM {
       throw new ValidationError([{ name: 'options.hostname', value: options.hostname, reason: 'must be a non-empty string when given' }]);
     }
     this.defaultHostname = options.hostname;
-    const ttl = options.cacheTtlMs ?? 1000;
+    const ttl = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     if (typeof ttl !== 'number' || !(ttl >= 0)) {
       throw new ValidationError([{ name: 'options.cacheTtlMs', value: options.cacheTtlMs, reason: 'must be a number >= 0' }]);
     }
@@ -614,6 +648,13 @@ export class IPAM {
 
   private async fetchPools(): Promise<PoolsEntry> {
     const list = await this.ds.listKV({ type: 'resource', kind: 'IPPool' });
+    const signature = listSignature(list.items);
+    const previous = this.poolsCache;
+    if (previous && previous.signature === signature) {
+      // Same pools at the same revisions: the parsed entry (and what was derived from it) holds.
+      previous.at = this.clock.now();
+      return previous;
+    }
     const pools: PoolInfo[] = [];
     const conditions: Record<IPVersion, TxnCondition[]> = { 4: [], 6: [] };
     for (const item of list.items) {
@@ -623,20 +664,26 @@ export class IPAM {
       conditions[info.cidr.version].push({ key: item.key, revision: item.revision });
     }
     pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const entry: PoolsEntry = { pools, conditions, at: this.clock.now() };
+    const entry: PoolsEntry = { pools, conditions, signature, at: this.clock.now() };
     this.poolsCache = entry;
     return entry;
   }
 
   private async fetchReservations(): Promise<ReservationsEntry> {
     const list = await this.ds.listKV({ type: 'resource', kind: 'IPReservation' });
+    const signature = listSignature(list.items);
+    const previous = this.reservationsCache;
+    if (previous && previous.signature === signature) {
+      previous.at = this.clock.now();
+      return previous;
+    }
     const cidrs: string[] = [];
     const conditions: TxnCondition[] = [];
     for (const item of list.items) {
       cidrs.push(...((item.value as IPReservation).spec?.reservedCIDRs ?? []));
       conditions.push({ key: item.key, revision: item.revision });
     }
-    const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, at: this.clock.now() };
+    const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, signature, at: this.clock.now() };
     this.reservationsCache = entry;
     return entry;
   }

@@ -1,5 +1,5 @@
 // Public surface of @libcalico-ts/ipam.
-export { IPAM, createIPAM, partialFulfillmentError, DEFAULT_MAX_BLOCKS_PER_HOST, WRITE_POINTS } from './engine.js';
+export { IPAM, createIPAM, partialFulfillmentError, DEFAULT_MAX_BLOCKS_PER_HOST, DEFAULT_CACHE_TTL_MS, WRITE_POINTS } from './engine.js';
 export type { IPAMOptions, IPAMClock, WriteHooks, WritePoint } from './engine.js';
 export {
   BlockLimitError,
