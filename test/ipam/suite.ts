@@ -329,6 +329,41 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       await assertIPAMInvariants(e.datastore);
     });
 
+    test('a lost block race leaves nothing on the loser\'s handle (two-write roll-back on conflict)', async () => {
+      const e = await env();
+      await e.addPool('p', '10.0.0.0/24');
+      await e.addNode('a');
+      await e.addNode('b');
+      // The block exists (owned by a) before the race.
+      await e.ipam.assignIP({ ip: '10.0.0.65', hostname: 'a', handleId: 'first' });
+      const winner = e.makeIPAM();
+      // The loser's block write is preceded, at its last moment, by the winner's: its CAS (or
+      // transaction) then fails on the block revision it read.
+      let raced = 0;
+      const loser = e.makeIPAM({
+        hooks: {
+          async beforeWrite(point) {
+            if (point !== 'assign:commit' || raced++ > 0) return;
+            await winner.assignIP({ ip: '10.0.0.70', hostname: 'a', handleId: 'winner' });
+            await winner.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'winner-auto' });
+          },
+        },
+      });
+      // assignIP of the address the winner takes: the loser ends with "in use" and no count.
+      await assert.rejects(loser.assignIP({ ip: '10.0.0.70', hostname: 'a', handleId: 'loser' }), (err) => ResourceExistsError.isInstance(err));
+      assert.equal(raced, 1);
+      await assert.rejects(e.datastore.getKV({ type: 'handle', handleId: 'loser' }), (err) => ResourceNotFoundError.isInstance(err));
+      // autoAssign losing the same block retries it: one address, counted once.
+      raced = 0;
+      const r = await loser.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'loser-auto' });
+      assert.equal(raced, 2, 'the first commit lost the race, the second won');
+      assert.equal(r.ipv4!.ips.length, 1);
+      const handle = await e.datastore.getKV({ type: 'handle', handleId: 'loser-auto' });
+      assert.deepEqual(handle.value.block, { '10.0.0.64/26': 1 });
+      assert.deepEqual(await e.ipam.ipsByHandle('winner'), ['10.0.0.70']);
+      await assertIPAMInvariants(e.datastore);
+    });
+
     test('releases: an un-owned block emptied by a release is deleted; an owned one stays', async () => {
       const e = await env();
       await e.addPool('p', '10.0.0.0/24');
