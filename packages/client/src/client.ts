@@ -13,7 +13,7 @@ import {
   type Tier,
 } from '@libcalico-ts/api';
 import type { Datastore } from '@libcalico-ts/datastore';
-import { createIPAM, DEFAULT_CACHE_TTL_MS, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
+import { createIPAM, type IPAM, type IPAMOptions } from '@libcalico-ts/ipam';
 import {
   BGPPeerClient,
   BlockAffinityClient,
@@ -125,7 +125,7 @@ const DEFAULT_TIERS: ReadonlyArray<{ name: string; order: number; defaultAction:
 const INIT_RETRIES = 20;
 
 /** The IPAM engine's default `cacheTtlMs` (the default pin settle time on caching datastores). */
-const DEFAULT_IPAM_CACHE_TTL_MS = DEFAULT_CACHE_TTL_MS;
+const DEFAULT_IPAM_CACHE_TTL_MS = 0; // = @libcalico-ts/ipam DEFAULT_CACHE_TTL_MS (a literal: packages build in name order)
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

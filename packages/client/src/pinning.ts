@@ -71,7 +71,7 @@ export type PinningErrorCode = (typeof PinningErrorCode)[keyof typeof PinningErr
 
 /**
  * A pinning request refused because of the state of the cluster (nothing was written). A
- * {@link ValidationError} (so `ValidationError.isInstance` holds) with a machine-readable `code`;
+ * `ValidationError` (`@libcalico-ts/api`) (so `ValidationError.isInstance` holds) with a machine-readable `code`;
  * `fields` names the offending input (`ip`, `owner`, `pool`, `handleId`).
  */
 export class PinningError extends ValidationError {

@@ -48,7 +48,7 @@ export interface StrandedAffinity {
   block: 'absent' | 'notOwned';
 }
 
-/** The JSON-serialisable result of {@link checkIPAM}. */
+/** The JSON-serialisable result of {@link IPAM.check}. */
 export interface IPAMCheckReport {
   version: 1;
   /** RFC 3339 time of the check (the engine clock). */
@@ -84,7 +84,7 @@ export interface IPAMCheckReport {
   problemCount: number;
 }
 
-/** Options of {@link gcIPAM}. */
+/** Options of {@link IPAM.gc}. */
 export interface GCOptions {
   /**
    * An earlier report. Allocations on live nodes (and leaked handles) are released only if they
@@ -96,7 +96,7 @@ export interface GCOptions {
   gracePeriodMs?: number;
 }
 
-/** What {@link gcIPAM} did. */
+/** What {@link IPAM.gc} did. */
 export interface GCResult {
   report: IPAMCheckReport;
   released: string[];
@@ -392,7 +392,7 @@ export async function gcIPAM(ipam: IPAM, options: GCOptions = {}): Promise<GCRes
   return result;
 }
 
-/** What {@link releaseNodeResources} did. */
+/** What {@link IPAM.releaseNodeResources} did. */
 export interface NodeReleaseResult {
   /** Addresses released (workload endpoints' and the node's IPv4 tunnel addresses). */
   released: string[];

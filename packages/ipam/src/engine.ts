@@ -2598,7 +2598,11 @@ export class IPAM {
     return releaseNodeResources(this, nodeName);
   }
 
-  /** @internal Access for check/gc. */
+  /**
+   * The engine's plumbing for check/gc in this package (not part of the public API).
+   *
+   * @internal
+   */
   get internals() {
     return {
       get: <K extends Key>(key: K) => this.get(key),
