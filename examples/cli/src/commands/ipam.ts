@@ -256,6 +256,14 @@ async function check(argv: readonly string[], io: CliIO): Promise<number> {
     for (const b of report.invalidBlocks) out.push(`  IPAMBlock ${b.cidr} is invalid: ${b.reason}`);
     out.push(`Found ${report.invalidBlocks.length} invalid IPAMBlocks.`);
     for (const m of report.handleCountMismatches) out.push(`  handle ${m.handleId} records ${m.recorded} addresses in block ${m.block}, the block holds ${m.actual}`);
+    out.push('Scanning for stranded block affinities...');
+    const blockState = (a: IPAMCheckReport['strandedAffinities'][number]) => (a.block === 'absent' ? 'its block does not exist' : 'its block is not owned by the host');
+    for (const a of report.strandedAffinities) out.push(`  BlockAffinity ${a.host}/${a.cidr} (${a.affinityType}) is stuck in state ${a.state}: ${blockState(a)}.`);
+    out.push(`Found ${report.strandedAffinities.length} stranded block affinities (an interrupted release; ipam gc deletes them).`);
+    if (report.pendingAffinities.length > 0) {
+      for (const a of report.pendingAffinities) out.push(`  BlockAffinity ${a.host}/${a.cidr} (${a.affinityType}) is in state ${a.state}: ${blockState(a)}.`);
+      out.push(`Found ${report.pendingAffinities.length} pending block affinities without their block (a claim may still be running; not counted as problems).`);
+    }
     out.push(`Check complete; found ${report.problemCount} problems.`);
     io.stdout(out.join('\n') + '\n');
     if (output) {
