@@ -14,7 +14,7 @@ export const CALICO_HOST_MAC = 'ee:ee:ee:ee:ee:ee';
 /** IPv6 link-local address derived from {@link CALICO_HOST_MAC}: the pod's IPv6 gateway. */
 export const CALICO_IPV6_GATEWAY = 'fe80::ecee:eeff:feee:eeee';
 
-/** Input of {@link configureContainerSide} (already validated by the caller). */
+/** Input of {@link NetnsSession.configureContainerSide} (already validated by the caller). */
 export interface ContainerSideConfig {
   ifName: string;
   /** Host prefixes (`/32`). */

@@ -10,6 +10,7 @@ export {
   PodAnnotation,
   kubeNodeToCalico,
   mergeCalicoNodeIntoKubeNode,
+  podHasWorkloadEndpoint,
   podToWorkloadEndpoint,
   podWorkloadEndpointName,
   vethNameForPod,
