@@ -101,8 +101,11 @@ describe('Agent on the memory datastore, programming a namespace', { skip, timeo
     const link = await session.getLink('vxlan.calico');
     assert.equal(link.mac, '66:07:02:c1:cc:60');
     assert.deepEqual((await session.listAddresses({ link: 'vxlan.calico', family: 4 })).map((a) => a.cidr), [`${addr}/32`]);
-    const neighbours = await session.listNeighbours({ link: 'vxlan.calico' });
-    assert.ok(neighbours.some((n) => n.address === '10.244.7.0' && n.mac === '66:89:3a:22:7a:ac'));
+    // Neighbours are programmed in their own step after the routes: wait for them too.
+    await until(
+      async () => (await session.listNeighbours({ link: 'vxlan.calico' })).some((n) => n.address === '10.244.7.0' && n.mac === '66:89:3a:22:7a:ac'),
+      'VXLAN neighbour of node-b',
+    );
   });
 
   it('applies datastore changes incrementally: a new node\'s block appears, a deleted affinity disappears', async () => {
