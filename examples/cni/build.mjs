@@ -2,12 +2,15 @@
 // sources. The etcd gRPC and Kubernetes backends are imported dynamically and emitted as their
 // own files (dist/backend-*.mjs), loaded only when the NetConf selects them.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, 'dist');
+const finalDist = join(here, 'dist');
+// Build into a private directory and swap it in at the end, so that plugins being executed
+// meanwhile (tests run suites in parallel) never see a half-written or missing bundle.
+const dist = join(here, `.dist-building-${process.pid}`);
 rmSync(dist, { recursive: true, force: true });
 
 const common = {
@@ -52,4 +55,12 @@ const lazyBackends = {
 for (const plugin of ['calico', 'calico-ipam']) {
   await build({ ...common, entryPoints: [join(here, 'src', `${plugin}.ts`)], outfile: join(dist, `${plugin}.mjs`), plugins: [lazyBackends], metafile: false });
 }
-console.log('built', dist);
+const previous = join(here, `.dist-previous-${process.pid}`);
+try {
+  renameSync(finalDist, previous);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+}
+renameSync(dist, finalDist);
+rmSync(previous, { recursive: true, force: true });
+console.log('built', finalDist);

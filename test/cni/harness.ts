@@ -4,7 +4,7 @@
  * plugins) run, and throwaway pod namespaces. Nothing touches the host's own network.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNetns, deleteNetns } from '@libcalico-ts/dataplane';
@@ -25,11 +25,37 @@ export function cniUnavailableReason(): string | null {
   return null;
 }
 
+/** Newest modification time of the TypeScript sources under `dir` (recursively). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when the plugin bundles exist and are newer than every package and plugin source. */
+function bundlesAreFresh(): boolean {
+  const bundle = join(CNI_DIR, 'dist', 'calico.mjs');
+  if (!existsSync(bundle) || !existsSync(join(CNI_DIR, 'dist', 'calico-ipam.mjs'))) return false;
+  const built = statSync(bundle).mtimeMs;
+  const sources = Math.max(newestSource(join(ROOT, 'packages')), newestSource(join(CNI_DIR, 'src')));
+  return sources <= built;
+}
+
 let built = false;
-/** Builds dist/calico.mjs and dist/calico-ipam.mjs (esbuild, a second or two). */
+/**
+ * Makes sure dist/calico.mjs and dist/calico-ipam.mjs are built from the current sources
+ * (`npm run build` builds them; a stale or missing bundle is rebuilt here, a second or two).
+ * Suites run in parallel and execute these bundles, so a fresh bundle is never rebuilt, and a
+ * rebuild swaps the new files in atomically (see examples/cni/build.mjs).
+ */
 export function buildPlugins(): void {
   if (built) return;
-  execFileSync(process.execPath, [join(CNI_DIR, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!bundlesAreFresh()) execFileSync(process.execPath, [join(CNI_DIR, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
   built = true;
 }
 

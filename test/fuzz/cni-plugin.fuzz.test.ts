@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { sized } from '../helpers/reliability.js';
+import { buildPlugins } from '../cni/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CNI = join(ROOT, 'examples', 'cni');
@@ -30,7 +31,7 @@ const seed = process.env.LIBCALICO_FUZZ_SEED ? Number(process.env.LIBCALICO_FUZZ
 let scratch: string;
 before(() => {
   // The bundles the launchers run (examples/cni/dist) are built from the current sources.
-  execFileSync(process.execPath, [join(CNI, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  buildPlugins();
   scratch = mkdtempSync(join(tmpdir(), 'lcts-cni-fuzz-'));
 });
 after(() => {

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Datastore } from '@libcalico-ts/datastore';
 import { createEtcdDatastore } from '@libcalico-ts/datastore-etcd';
 import { startEtcd, type EtcdServer } from '../helpers/etcd.js';
+import { buildPlugins } from '../cni/harness.js';
 import { leaked, pemFragments } from '../helpers/reliability-secrets.js';
 import { seed as put } from '../helpers/reliability.js';
 
@@ -31,7 +32,7 @@ let cniPath: string;
 let secrets: string[];
 
 before(async () => {
-  execFileSync(process.execPath, [join(CNI, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  buildPlugins();
   etcd = await startEtcd({ tls: true });
   const tls = etcd.tls!;
   ds = createEtcdDatastore({ endpoints: etcd.endpoints, caFile: tls.caFile, certFile: tls.clientCertFile, keyFile: tls.clientKeyFile });
