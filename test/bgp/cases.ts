@@ -1,14 +1,16 @@
 /**
- * Loads confd golden cases (the layout of /work/shared/fixtures/confd) and reproduces what the
+ * Loads confd golden cases (the layout of ../shared/fixtures/confd beside the repository) and reproduces what the
  * upstream harness adds implicitly: rendering for kube-master, its six block affinities, the
  * Kubernetes labels of KDD Nodes, Services without status, and step2 upserts.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { BlockAffinityInput, KubernetesObject, RenderBirdConfigOptions } from '@libcalico-ts/bgp';
 
-export const FIXTURES_DIR = process.env.CONFD_FIXTURES_DIR ?? '/work/shared/fixtures/confd';
+export const FIXTURES_DIR =
+  process.env.CONFD_FIXTURES_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/confd', import.meta.url));
 
 export const HARNESS_NODE = 'kube-master';
 

@@ -53,6 +53,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
@@ -85,7 +86,7 @@ export interface KubeApiServerOptions {
   tls?: boolean;
   /** Bearer token required on every request (default: random). `null` disables authentication. */
   token?: string | null;
-  /** Directory of `crd.projectcalico.org_*.yaml` (default `$KUBE_CRD_DIR` or /work/shared/fixtures/crds). */
+  /** Directory of `crd.projectcalico.org_*.yaml` (default `$KUBE_CRD_DIR` or ../shared/fixtures/crds beside the repository). */
   crdDirectory?: string;
   /** Which Calico groups to serve. Default `['crd.projectcalico.org']`. */
   calicoGroups?: Array<'crd.projectcalico.org' | 'projectcalico.org'>;
@@ -184,7 +185,7 @@ const BUILTIN_TYPES: ResourceType[] = [
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', listKind: 'EndpointSliceList', namespaced: true, status: false, custom: false },
 ];
 
-const DEFAULT_CRD_DIR = process.env.KUBE_CRD_DIR ?? '/work/shared/fixtures/crds';
+const DEFAULT_CRD_DIR = process.env.KUBE_CRD_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/crds', import.meta.url));
 
 /** Reads the CRD YAMLs of a directory into resource types. */
 export function loadCrdTypes(directory: string): ResourceType[] {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Generates packages/api/src/generated/* from the projectcalico.org/v3 CRD schemas in
-// /work/shared/fixtures/crds/projectcalico.org_v3 (or the directory given as first argument).
+// ../shared/fixtures/crds/projectcalico.org_v3 beside the repository (or the directory given as first argument).
 //   node packages/api/scripts/generate-from-crds.mjs [crdDir]
 // Outputs:
 //   src/generated/felix-configuration-spec.ts  the FelixConfigurationSpec interface (types only)
@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const crdDir = process.argv[2] ?? process.env.CRD_DIR ?? '/work/shared/fixtures/crds/projectcalico.org_v3';
+const crdDir =
+  process.argv[2] ?? process.env.CRD_DIR ?? fileURLToPath(new URL('../../../../shared/fixtures/crds/projectcalico.org_v3', import.meta.url));
 const outDir = join(here, '..', 'src', 'generated');
 
 function tsType(schema, indent) {
