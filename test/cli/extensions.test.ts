@@ -173,14 +173,25 @@ describe('calicoctl extensions (memory snapshot)', { concurrency: false }, () =>
       }
     });
     for (let i = 0; i < 50 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
-    // The listener is on the port chosen above.
-    await new Promise<void>((resolve, reject) => {
-      const probe = tcpConnect({ host: '127.0.0.1', port: localPort }, () => {
-        probe.destroy();
-        resolve();
+    // The listener is on the port chosen above. BIRD opens it shortly after start-up, after its
+    // control socket: retry the probe for a bounded time.
+    const probeOnce = () =>
+      new Promise<void>((resolve, reject) => {
+        const probe = tcpConnect({ host: '127.0.0.1', port: localPort }, () => {
+          probe.destroy();
+          resolve();
+        });
+        probe.once('error', reject);
       });
-      probe.once('error', reject);
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await probeOnce();
+        break;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     const r = await calicoctl(['node', 'status', '--bird-socket', socket], { CALICOCTL_PROC_ROOT: proc });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^Calico process is running\.\n\nIPv4 BGP status\n\+-+\+-+\+-+\+-+\+-+\+\n\| PEER ADDRESS \|     PEER TYPE     \| STATE \|/);
