@@ -51,7 +51,7 @@ export type { EnsureVxlanOptions, RemoteVtep } from './tunnels.js';
 export { CALICO_IPV4_GATEWAY, CALICO_IPV6_GATEWAY, CALICO_HOST_MAC } from './container-side.js';
 export type { ContainerSideConfig, ContainerSideResult } from './container-side.js';
 export { setupWorkloadInterface, teardownWorkloadInterface } from './workload.js';
-export type { WorkloadInterfaceOptions, WorkloadInterfaceResult, TeardownWorkloadOptions } from './workload.js';
+export type { WorkloadInterfaceSpec, WorkloadInterfaceOptions, WorkloadInterfaceResult, TeardownWorkloadOptions } from './workload.js';
 export { RULE_HASH_LENGTH, RULE_HASH_PREFIX, renderRuleBody, ruleHashes, renderRuleLine, renderTableRules, renderRestore } from './iptables/render.js';
 export type { IptablesTableName, IptablesRule, IptablesChain, IptablesTable, RenderedRule, RenderedTable } from './iptables/render.js';
 export { MAX_CHAIN_NAME_LENGTH, chainName, natTable, filterTable } from './iptables/calico.js';

@@ -16,6 +16,7 @@ import { CommandError } from './errors.js';
 import { CALICO_HOST_MAC, CALICO_IPV4_GATEWAY, CALICO_IPV6_GATEWAY } from './container-side.js';
 import { requireNetns, netnsExists, netnsPath } from './netns.js';
 import { workloadHostSysctls, writeSysctl } from './sysctl.js';
+import type { WorkloadInterfaceSpec } from './workload.js';
 import { formatCidr, formatMac, invalid, parseCidr, parseMac, validateInterfaceName, validateMtu } from './validate.js';
 
 /** Programs used by the iproute2 path (absolute paths or names looked up in PATH). */
@@ -33,36 +34,7 @@ export interface Iproute2Options {
 }
 
 /** Options of {@link setupWorkloadInterfaceIproute2} (the host is this process's namespace). */
-export interface Iproute2WorkloadOptions extends Iproute2Options {
-  /** The pod's namespace (name under /run/netns or a path such as CNI_NETNS). */
-  containerNetns: string;
-  /** Container-side name (CNI_IFNAME), default `eth0`. */
-  containerIfName?: string;
-  /** Host-side name, e.g. from `workloadInterfaceName`. */
-  hostIfName: string;
-  /** Pod IPv4 addresses; any prefix is forced to /32. */
-  ipv4?: string[];
-  /** Pod IPv6 addresses; forced to /128. */
-  ipv6?: string[];
-  /** MTU of both ends (default 1500). */
-  mtu?: number;
-  /** Host-side MAC (default `ee:ee:ee:ee:ee:ee`). */
-  hostMac?: string;
-  /** Container-side MAC (default: a random locally administered unicast MAC, as the kernel picks). */
-  containerMac?: string;
-  /** In-pod IPv4 destinations routed via 169.254.1.1 (default `['0.0.0.0/0']`). */
-  routes4?: string[];
-  /** In-pod IPv6 destinations routed via `fe80::ecee:eeff:feee:eeee` (default `['::/0']`). */
-  routes6?: string[];
-  /** `container_settings.allow_ip_forwarding` (default false). */
-  allowIpForwarding?: boolean;
-  /** RX/TX queues (default 1). */
-  numQueues?: number;
-  /** Add the host-side `/32` routes (default true). */
-  hostRoutes?: boolean;
-  /** Metric of the host routes (default 0, as the CNI plugin). */
-  hostRouteMetric?: number;
-}
+export interface Iproute2WorkloadOptions extends Iproute2Options, WorkloadInterfaceSpec {}
 
 /** What {@link setupWorkloadInterfaceIproute2} created. */
 export interface Iproute2WorkloadResult {

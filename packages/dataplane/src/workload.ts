@@ -11,10 +11,11 @@ import { workloadHostSysctls } from './sysctl.js';
 import type { NetlinkOps } from './types.js';
 import { formatCidr, invalid, parseCidr, parseMac, validateInterfaceName, validateMtu } from './validate.js';
 
-/** Options of {@link setupWorkloadInterface}. */
-export interface WorkloadInterfaceOptions {
-  /** Namespace playing the host (name or path); default: this process's namespace. */
-  hostNs?: string;
+/**
+ * What a pod's interface is made of: the fields shared by {@link setupWorkloadInterface} (netlink)
+ * and `setupWorkloadInterfaceIproute2` (iproute2).
+ */
+export interface WorkloadInterfaceSpec {
   /** The pod's namespace (name under /run/netns or a path such as CNI_NETNS). */
   containerNetns: string;
   /** Container-side name (CNI_IFNAME), default `eth0`. */
@@ -43,6 +44,12 @@ export interface WorkloadInterfaceOptions {
   hostRoutes?: boolean;
   /** Metric of the host routes (default 0 as the CNI plugin; Felix ≥ v3.32 uses 1024). */
   hostRouteMetric?: number;
+}
+
+/** Options of {@link setupWorkloadInterface}. */
+export interface WorkloadInterfaceOptions extends WorkloadInterfaceSpec {
+  /** Namespace playing the host (name or path); default: this process's namespace. */
+  hostNs?: string;
   /**
    * Also write a permanent ARP entry `<pod IPv4> lladdr <pod MAC>` on the host veth, as Felix does
    * when the endpoint carries a MAC (etcd datastore). Default false (the Kubernetes datastore case).
