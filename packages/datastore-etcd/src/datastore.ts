@@ -16,11 +16,13 @@ import {
   type V3Object,
 } from '@libcalico-ts/api';
 import {
+  describeList,
   keyIdentifier,
   keyMatchesList,
   keyToPath,
   listToPrefixes,
   pathToKey,
+  validateList,
   type Datastore,
   type DatastoreCapabilities,
   type Key,
@@ -29,7 +31,9 @@ import {
   type KVPair,
   type ListInterface,
   type TxnCondition,
+  type ListCondition,
   type TxnOperation,
+  type TxnOptions,
   type TxnResult,
   type ValueOf,
   type Watch,
@@ -199,7 +203,7 @@ interface DecodedKV {
 class EtcdDatastore implements Datastore {
   readonly contractVersion = 'v1' as const;
   readonly datastoreType = 'etcdv3';
-  readonly capabilities: DatastoreCapabilities = { atomicTransactions: true, softDeleteIPAM: false };
+  readonly capabilities: DatastoreCapabilities = { atomicTransactions: true, softDeleteIPAM: false, listConditions: true };
 
   private readonly client: Etcd3;
   private readonly dialTimeoutMs: number;
@@ -499,7 +503,7 @@ class EtcdDatastore implements Datastore {
   // -------------------------------------------------------------------------------------------
   // Transactions
 
-  async transact(conditions: TxnCondition[], operations: TxnOperation[]): Promise<TxnResult> {
+  async transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult> {
     this.ensureOpen();
     if (!Array.isArray(conditions)) throw new ValidationError([{ name: 'conditions', value: conditions, reason: 'must be a list' }]);
     if (!Array.isArray(operations)) throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a list' }]);
@@ -508,7 +512,11 @@ class EtcdDatastore implements Datastore {
     }
     const compare: NonNullable<Parameters<Etcd3['kv']['txn']>[0]['compare']> = [];
     const failure: IRequestOp[] = [];
-    const checks: { path: string; identifier: ErrorIdentifier; absent: boolean; revision?: string }[] = [];
+    // One entry per failure op, in order: what to report when the transaction fails.
+    const checks: (
+      | { path: string; identifier: ErrorIdentifier; absent: boolean; revision?: string; list?: undefined }
+      | { list: ListInterface; index: number; after: string; path: string }
+    )[] = [];
     conditions.forEach((condition, i) => {
       if (typeof condition !== 'object' || condition === null) {
         throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be {key, revision} or {key, absent: true}' }]);
@@ -526,6 +534,24 @@ class EtcdDatastore implements Datastore {
         throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be {key, revision} or {key, absent: true}' }]);
       }
       failure.push({ request_range: { key: keyBuffer } });
+    });
+    const listConditions = options?.listConditions ?? [];
+    if (!Array.isArray(listConditions)) throw new ValidationError([{ name: 'options.listConditions', value: listConditions, reason: 'must be an array' }]);
+    listConditions.forEach((condition: ListCondition, i: number) => {
+      if (typeof condition !== 'object' || condition === null) {
+        throw new ValidationError([{ name: `options.listConditions[${i}]`, value: condition, reason: 'must be {list, notModifiedAfter}' }]);
+      }
+      // Every key under the list's prefixes has a mod revision <= notModifiedAfter (an empty range holds).
+      validateList(condition.list);
+      const after = checkRevision(condition.notModifiedAfter, `options.listConditions[${i}].notModifiedAfter`);
+      const next = (BigInt(after) + 1n).toString();
+      for (const prefix of listToPrefixes(condition.list)) {
+        const start = Buffer.from(prefix);
+        const end = prefixEnd(start);
+        compare.push({ key: start, range_end: end, target: 'Mod', result: 'Less', mod_revision: next });
+        failure.push({ request_range: { key: start, range_end: end, min_mod_revision: next, limit: 1, keys_only: true } });
+        checks.push({ list: condition.list, index: i, after, path: prefix });
+      }
     });
     const success: IRequestOp[] = [];
     const results: { key: Key; path: string; bytes?: Buffer }[] = [];
@@ -550,6 +576,14 @@ class EtcdDatastore implements Datastore {
       for (let i = 0; i < checks.length; i++) {
         const check = checks[i]!;
         const kvs = (response.responses[i] as IResponseOp | undefined)?.response_range?.kvs ?? [];
+        if (check.list !== undefined) {
+          if (kvs.length > 0) {
+            throw new UpdateConflictError(`list ${describeList(check.list)}`, {
+              message: `transaction conflict: listConditions[${check.index}]: ${kvs[0]!.key.toString()} changed at revision ${kvs[0]!.mod_revision}, after ${check.after}`,
+            });
+          }
+          continue;
+        }
         if (check.absent && kvs.length > 0) throw new ResourceExistsError(check.identifier);
         if (!check.absent && (kvs.length === 0 || String(kvs[0]!.mod_revision) !== check.revision)) {
           throw new UpdateConflictError(check.identifier, {

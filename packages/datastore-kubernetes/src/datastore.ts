@@ -42,6 +42,7 @@ import {
   type ResourceKey,
   type TxnCondition,
   type TxnOperation,
+  type TxnOptions,
   type TxnResult,
   type ValueOf,
   type Watch,
@@ -178,7 +179,7 @@ function loadKubeConfig(options: KubernetesDatastoreOptions): KubeConfig {
 class KubernetesDatastoreImpl implements KubernetesDatastore {
   readonly contractVersion = 'v1' as const;
   readonly datastoreType = 'kubernetes' as const;
-  readonly capabilities: DatastoreCapabilities = { atomicTransactions: false, softDeleteIPAM: true };
+  readonly capabilities: DatastoreCapabilities = { atomicTransactions: false, softDeleteIPAM: true, listConditions: false };
   readonly server: string;
   private transportPromise: Promise<KubeTransport> | undefined;
   private groupPromise: Promise<CalicoApiGroup> | undefined;
@@ -1046,8 +1047,11 @@ class KubernetesDatastoreImpl implements KubernetesDatastore {
 
   // ---- transactions
 
-  async transact(conditions: TxnCondition[], operations: TxnOperation[]): Promise<TxnResult> {
+  async transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult> {
     return this.guard(undefined, async () => {
+      if ((options?.listConditions?.length ?? 0) > 0) {
+        throw new OperationNotSupportedError('the Kubernetes datastore has no list conditions (capabilities.listConditions is false)');
+      }
       for (const c of conditions) validateKey(c.key);
       for (const o of operations) validateKey(o.key);
       this.checkOpen();

@@ -225,6 +225,29 @@ export type TxnCondition =
   | { readonly key: Key; readonly absent: true };
 
 /**
+ * A condition over a whole list, checked atomically with a transaction's key conditions: no key
+ * the list matches was created or modified after `notModifiedAfter` (a revision, e.g. the one a
+ * `listKV` of the same list returned). It does not see deletions: guard each key the caller
+ * relies on with a key condition as well. A backend may check a superset of the list (every key
+ * of the same kind, or deletions too), so the condition can fail while the list itself is
+ * unchanged, but never holds when it changed. On failure: `UpdateConflictError`.
+ */
+export interface ListCondition {
+  readonly list: ListInterface;
+  readonly notModifiedAfter: string;
+}
+
+/** Options of `transact`. */
+export interface TxnOptions {
+  /**
+   * List conditions, checked with the key conditions. Only backends with
+   * `capabilities.listConditions` take them; others throw `OperationNotSupportedError`
+   * (a backend written before they existed ignores them: check the capability first).
+   */
+  readonly listConditions?: readonly ListCondition[];
+}
+
+/**
  * A write inside a transaction. A key may appear in at most one operation (else `ValidationError`).
  * Deleting a key that is absent is a no-op (etcd semantics), not an error: guard it with a
  * condition when it matters.
@@ -249,6 +272,11 @@ export interface DatastoreCapabilities {
   readonly atomicTransactions: boolean;
   /** Deletes are soft (mark `deleted`, then delete by UID), as Calico does on Kubernetes. */
   readonly softDeleteIPAM: boolean;
+  /**
+   * `transact` takes `options.listConditions` (etcd, memory). Absent means false: added without
+   * breaking contract v1, so backends written before it keep working (callers check it first).
+   */
+  readonly listConditions?: boolean;
 }
 
 /**
@@ -286,7 +314,7 @@ export interface Datastore {
    * condition) is thrown. Backends without `capabilities.atomicTransactions` throw
    * `OperationNotSupportedError` for more than one key.
    */
-  transact(conditions: TxnCondition[], operations: TxnOperation[]): Promise<TxnResult>;
+  transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult>;
   /** Release connections. Further calls fail. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ export * from './contract.js';
 export * from './paths.js';
 export {
   describeKey,
+  describeList,
   ipVersionOf,
   keyId,
   keyIdentifier,

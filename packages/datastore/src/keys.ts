@@ -58,6 +58,28 @@ export function describeKey(key: Key): string {
   }
 }
 
+/** A short human description of a list: `IPPool list`, `affinity list host:node-1 IPv4`, `block list`. */
+export function describeList(list: ListInterface): string {
+  switch (list.type) {
+    case 'resource': {
+      const scope = [list.namespace, list.name].filter((p) => p !== undefined).join('/');
+      return scope ? `${list.kind} list ${scope}` : `${list.kind} list`;
+    }
+    case 'block':
+      return list.ipVersion !== undefined ? `block list IPv${list.ipVersion}` : 'block list';
+    case 'blockAffinity': {
+      const parts = ['affinity list'];
+      if (list.host !== undefined) parts.push(`${list.affinityType ?? 'host'}:${list.host}`);
+      if (list.ipVersion !== undefined) parts.push(`IPv${list.ipVersion}`);
+      return parts.join(' ');
+    }
+    case 'handle':
+      return 'handle list';
+    case 'ipamConfig':
+      return 'IPAM config list';
+  }
+}
+
 /**
  * The error identifier for a key: `{kind, name, namespace?}` for resources (so resource errors
  * read `IPPool(name)` like the client's), {@link describeKey} for the IPAM keys.

@@ -30,8 +30,10 @@ import type {
   KVList,
   KVPair,
   ListInterface,
+  ListCondition,
   TxnCondition,
   TxnOperation,
+  TxnOptions,
   TxnResult,
   ValueOf,
   Watch,
@@ -39,7 +41,7 @@ import type {
   WatchOptions,
 } from './contract.js';
 import { parseCidr } from './cidr.js';
-import { describeKey as describe, ipVersionOf, keyId, keyIdentifier, keyMatchesList, normalizeKey, validateKey, validateList } from './keys.js';
+import { describeKey as describe, describeList, ipVersionOf, keyId, keyIdentifier, keyMatchesList, normalizeKey, validateKey, validateList } from './keys.js';
 import { cloneData, clonePlain, decodeBigintJson, encodeBigintJson } from './values.js';
 
 /** The write about to happen, as passed to {@link MemoryDatastoreOptions.beforeWrite}. */
@@ -160,6 +162,8 @@ class IdSet {
 /** The entries of one bucket by id, with a cached sorted id order. */
 class Table {
   readonly map = new Map<string, Entry>();
+  /** Revision of the last put or delete in this table (list conditions). */
+  lastChange = 0;
   private order: string[] | undefined;
   get(id: string): Entry | undefined {
     return this.map.get(id);
@@ -748,6 +752,8 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
   const capabilities: DatastoreCapabilities = Object.freeze({
     atomicTransactions: options.atomicTransactions ?? true,
     softDeleteIPAM: false,
+    // List conditions span many keys: only where transactions may.
+    listConditions: options.atomicTransactions ?? true,
   });
 
   let store = new Store();
@@ -799,6 +805,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       if (change.value === undefined) {
         if (!previous) continue;
         store.remove(previous);
+        store.touch(previous.key, change.table, rev);
         if (recording) events.push({ revision: rev, key: previous.key, previous });
       } else {
         const entry: Entry = {
@@ -810,6 +817,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
           fast: change.fast,
         };
         store.put(entry, previous, change.table);
+        store.touch(entry.key, change.table, rev);
         written.push(entry);
         if (recording) events.push(previous ? { revision: rev, key: entry.key, previous, current: entry } : { revision: rev, key: entry.key, current: entry });
       }
@@ -957,21 +965,22 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       return watch;
     },
 
-    async transact(conditions: TxnCondition[], operations: TxnOperation[]): Promise<TxnResult> {
+    async transact(conditions: TxnCondition[], operations: TxnOperation[], txnOptions?: TxnOptions): Promise<TxnResult> {
       ensureOpen();
       if (!Array.isArray(conditions)) throw new ValidationError([{ name: 'conditions', value: conditions, reason: 'must be an array' }]);
       if (!Array.isArray(operations) || operations.length === 0) {
         throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a non-empty array' }]);
       }
-      const checks = new Array<{ key: Key; id: string; revision: string | undefined }>(conditions.length);
+      const checks: { key: Key; id: string; revision: string | undefined }[] = [];
+      const listChecks = parseListConditions(txnOptions, capabilities);
       // (Each check is looked up after the hook, right before the commit.)
       for (let i = 0; i < conditions.length; i++) {
         const condition = conditions[i];
         if (!isPlainObject(condition)) throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be an object' }]);
         const key = condition.key;
         const id = checkedKeyId(key);
-        if ('absent' in condition && condition.absent === true) checks[i] = { key, id, revision: undefined };
-        else if ('revision' in condition) checks[i] = { key, id, revision: checkRevisionArgument(condition.revision, `conditions[${i}].revision`) };
+        if ('absent' in condition && condition.absent === true) checks.push({ key, id, revision: undefined });
+        else if ('revision' in condition) checks.push({ key, id, revision: checkRevisionArgument(condition.revision, `conditions[${i}].revision`) });
         else throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'needs `revision` or `absent: true`' }]);
       }
       const writes = new Array<Change>(operations.length);
@@ -1005,6 +1014,14 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
           const key = existing?.key ?? normalizeKey(check.key);
           throw new UpdateConflictError(keyIdentifier(key), {
             message: `transaction condition failed: ${describe(key)} is ${existing ? `at revision ${existing.revision}` : 'absent'}, not at ${check.revision}`,
+          });
+        }
+      }
+      for (const check of listChecks) {
+        const changed = store.changedSince(check.list);
+        if (changed > check.after) {
+          throw new UpdateConflictError(`list ${describeList(check.list)}`, {
+            message: `transaction condition failed: listConditions[${check.index}]: ${describeList(check.list)} changed at revision ${changed}, after ${check.after}`,
           });
         }
       }
@@ -1074,6 +1091,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       store = loaded.store;
       revision = Math.max(revision, loaded.revision);
       compactedRevision = revision;
+      store.floor = revision;
       log = [];
       logHead = 0;
       for (const watch of [...watches]) watch.fail(new WatchTooOldError(String(revision), { message: 'the memory datastore was restored from a snapshot; relist' }));
@@ -1106,6 +1124,28 @@ class Store {
   private readonly affinitiesByHost = new Map<string, Set<string>>();
   private readonly blocksByVersion = { 4: new IdSet(), 6: new IdSet() };
   private readonly resourcesByNamespace = new Map<string, Set<string>>();
+
+  /** Revision of the last change to each host's affinities (list conditions narrowed to a host). */
+  private readonly affinityChangeByHost = new Map<string, number>();
+  /** Changes at or before this revision are unknown (a restored snapshot): list conditions treat them as changes. */
+  floor = 0;
+
+  /** Records a change of `key` at `rev` for list conditions. */
+  touch(key: Key, table: Table, rev: number): void {
+    table.lastChange = rev;
+    if (key.type === 'blockAffinity') this.affinityChangeByHost.set(key.host, rev);
+  }
+
+  /**
+   * The last revision at which anything `list` may match changed (created, modified or deleted):
+   * per kind, per host for host-narrowed affinity lists. A superset of the list, as the contract allows.
+   */
+  changedSince(list: ListInterface): number {
+    let rev: number;
+    if (list.type === 'blockAffinity' && list.host !== undefined) rev = this.affinityChangeByHost.get(list.host) ?? 0;
+    else rev = this.table(list, false)?.lastChange ?? 0;
+    return Math.max(rev, this.floor);
+  }
 
   table(key: { type: Key['type']; kind?: string }, create: boolean): Table | undefined {
     switch (key.type) {
@@ -1222,6 +1262,24 @@ class Store {
     for (const table of this.resources.values()) n += table.map.size;
     return n;
   }
+}
+
+/** Validates `transact`'s list conditions (before anything is looked up). */
+function parseListConditions(options: TxnOptions | undefined, capabilities: DatastoreCapabilities): { list: ListInterface; after: number; index: number }[] {
+  if (options === undefined) return [];
+  if (!isPlainObject(options)) throw new ValidationError([{ name: 'options', value: options, reason: 'must be an object' }]);
+  const conditions = options.listConditions;
+  if (conditions === undefined) return [];
+  if (!Array.isArray(conditions)) throw new ValidationError([{ name: 'options.listConditions', value: conditions, reason: 'must be an array' }]);
+  if (conditions.length === 0) return [];
+  if (!capabilities.listConditions) {
+    throw new OperationNotSupportedError('this datastore has no list conditions (capabilities.listConditions is false)');
+  }
+  return conditions.map((condition: ListCondition, index: number) => {
+    if (!isPlainObject(condition)) throw new ValidationError([{ name: `options.listConditions[${index}]`, value: condition, reason: 'must be {list, notModifiedAfter}' }]);
+    validateList(condition.list);
+    return { list: condition.list, after: parseRevision(condition.notModifiedAfter, `options.listConditions[${index}].notModifiedAfter`), index };
+  });
 }
 
 /** Reads a snapshot made by `snapshot()`; throws `ParseError` describing the first problem. */

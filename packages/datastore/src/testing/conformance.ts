@@ -32,6 +32,7 @@ import type {
   ListInterface,
   ResourceKey,
   Watch,
+  TxnOperation,
   WatchEvent,
 } from '../contract.js';
 import { describeKey, keyId } from '../keys.js';
@@ -911,6 +912,66 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         await rejectsWith(ds.transact([{ key, revision: got.revision }], [{ op: 'delete', key }]), UpdateConflictError, identifiesKey(key));
         assert.equal((await ds.getKV(key)).revision, updated.results[0]!.revision);
         await ds.transact([{ key, revision: updated.results[0]!.revision! }], [{ op: 'delete', key }]);
+        await rejectsWith(ds.getKV(key), ResourceNotFoundError);
+      });
+
+      it('list conditions: hold while the list is unchanged, fail on a created or modified key, write nothing then', async (t) => {
+        if (!caps.listConditions) {
+          t.skip('backend declares no list conditions');
+          return;
+        }
+        const host = unique('lc-host');
+        const other = unique('lc-other');
+        const affinities = { type: 'blockAffinity', host, ipVersion: 4 } as const;
+        const affinity = (h: string) => track<BlockAffinityKey>({ type: 'blockAffinity', host: h, cidr: v4Block() });
+        const a1 = await ds.createKV(affinity(host), { state: 'confirmed', deleted: false });
+        const handleKey = track<HandleKey>({ type: 'handle', handleId: unique('lc-handle') });
+        const listed = await ds.listKV(affinities);
+        assert.equal(listed.items.length, 1);
+        const put = (n: number): TxnOperation[] => [{ op: 'put', key: handleKey, value: { block: { [a1.key.cidr]: n }, deleted: false } }];
+        const since = (revision: string) => ({ listConditions: [{ list: affinities, notModifiedAfter: revision }] });
+        // Unchanged (a change to another host's affinities and to other kinds does not count).
+        await ds.createKV(affinity(other), { state: 'confirmed', deleted: false });
+        const lcPool = poolKey('lc-pool');
+        await ds.createKV(lcPool, ipPool(lcPool.name, '10.13.0.0/16'));
+        const first = await ds.transact([], put(1), since(listed.revision));
+        assert.equal((await ds.getKV(handleKey)).revision, first.results[0]!.revision);
+        // A key created under the list after the revision: the condition fails and nothing is written.
+        const a2 = await ds.createKV(affinity(host), { state: 'pending', deleted: false });
+        await rejectsWith(ds.transact([], put(2), since(listed.revision)), UpdateConflictError);
+        assert.equal((await ds.getKV(handleKey)).revision, first.results[0]!.revision);
+        // Listing again gives a revision the condition holds at.
+        const relisted = await ds.listKV(affinities);
+        await ds.transact([], put(3), since(relisted.revision));
+        // A key modified after the revision fails it too.
+        const relisted2 = await ds.listKV(affinities);
+        await ds.updateKV(a2.key, { state: 'confirmed', deleted: false }, a2.revision);
+        await rejectsWith(ds.transact([], put(4), since(relisted2.revision)), UpdateConflictError);
+        assert.equal((await ds.getKV(handleKey)).value.block[a1.key.cidr], 3);
+        // Checked together with key conditions: both must hold.
+        const relisted3 = await ds.listKV(affinities);
+        const h = await ds.getKV(handleKey);
+        await rejectsWith(ds.transact([{ key: handleKey, revision: first.revision }], put(5), since(relisted3.revision)), UpdateConflictError);
+        await ds.transact([{ key: handleKey, revision: h.revision }], put(6), since(relisted3.revision));
+        // Malformed list conditions are refused before anything is written.
+        await rejectsWith(ds.transact([], put(7), { listConditions: [{ list: { type: 'nope' } as never, notModifiedAfter: relisted3.revision }] }), ValidationError);
+        await rejectsWith(ds.transact([], put(7), { listConditions: [{ list: affinities, notModifiedAfter: 'yesterday' }] }), ValidationError);
+        assert.equal((await ds.getKV(handleKey)).value.block[a1.key.cidr], 6);
+      });
+
+      it('list conditions throw OperationNotSupportedError where the backend has none', async (t) => {
+        if (caps.listConditions) {
+          t.skip('backend has list conditions');
+          return;
+        }
+        const key = track<HandleKey>({ type: 'handle', handleId: unique('handle') });
+        const listed = await ds.listKV({ type: 'resource', kind: 'IPPool' });
+        await rejectsWith(
+          ds.transact([], [{ op: 'put', key, value: { block: {}, deleted: false } }], {
+            listConditions: [{ list: { type: 'resource', kind: 'IPPool' }, notModifiedAfter: listed.revision }],
+          }),
+          OperationNotSupportedError,
+        );
         await rejectsWith(ds.getKV(key), ResourceNotFoundError);
       });
 
