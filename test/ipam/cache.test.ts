@@ -261,3 +261,115 @@ describe('optimistic caches: changes behind the engine are honoured as Calico wo
     assert.throws(() => createIPAM(createMemoryDatastore(), { cacheTtlMs: -1 }), /cacheTtlMs/);
   });
 });
+
+// Validated caches (the default on datastores with list conditions): no time limit, and every
+// commit proves the cached lists current, so each change behind the engine is honoured by the
+// very next call — no clock advance in these cases.
+describe('validated caches: every change behind the engine is honoured by the very next call', () => {
+  async function validatedBed(): Promise<Bed> {
+    const ds = createMemoryDatastore();
+    const clock = new TestClock();
+    const make = (c: IPAMClock) => createIPAM(ds, { clock: c, maxRetryJitterMs: 0 });
+    return { ds, clock, ipam: make(clock), other: make(new TestClock(START)) };
+  }
+
+  /** Counts the datastore calls an engine makes. */
+  function counting(ds: Datastore): { ds: Datastore; calls: Map<string, number> } {
+    const calls = new Map<string, number>();
+    const proxy = new Proxy(ds, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { ds: proxy, calls };
+  }
+
+  test('once warm, an allocation is one transaction and no read at all', async () => {
+    const ds = createMemoryDatastore();
+    await putPool(ds, 'p', '10.1.0.0/16');
+    await putNode(ds, 'n');
+    const counted = counting(ds);
+    const ipam = createIPAM(counted.ds, { clock: new TestClock(), maxRetryJitterMs: 0 });
+    await ipam.autoAssign(pod('n'));
+    await ipam.autoAssign(pod('n'));
+    counted.calls.clear();
+    for (let i = 0; i < 10; i++) await ipam.autoAssign(pod('n'));
+    assert.deepEqual(Object.fromEntries(counted.calls), { transact: 10 });
+    // With validatedCaches: false (and cacheTtlMs 0) the lists are read on every call, as Calico does.
+    const plain = counting(ds);
+    const reading = createIPAM(plain.ds, { clock: new TestClock(), maxRetryJitterMs: 0, validatedCaches: false });
+    await reading.autoAssign(pod('n'));
+    plain.calls.clear();
+    await reading.autoAssign(pod('n'));
+    assert.ok((plain.calls.get('listKV') ?? 0) >= 3, `reads the lists: ${JSON.stringify(Object.fromEntries(plain.calls))}`);
+  });
+
+  test('an IPReservation created by another client is honoured by the next call', async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    await putNode(b.ds, 'n');
+    const ips = await warm(b, 'n', 2);
+    const block = ips[0]!.split('/')[0]!.split('.').slice(0, 3).join('.');
+    await putReservation(b.ds, 'r', [`${block}.2`, `${block}.3`]);
+    const out = await sameAsFresh(b, pod('n', { num4: 2 }));
+    assert.ok(out.ok && !out.ips.some((ip) => ip.startsWith(`${block}.2/`) || ip.startsWith(`${block}.3/`)));
+  });
+
+  test('a pool created by another client is seen by the next call', async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24');
+    await putNode(b.ds, 'n');
+    await warm(b, 'n', 1);
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24');
+    await sameAsFresh(b, pod('n', { num4: 70 }));
+    await sameAsFresh(b, pod('n'));
+  });
+
+  test('a block full when cached but freed by another engine is used again by the next call (FIFO reuse)', async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'p', '10.1.0.0/24', { blockSize: 30 });
+    await putNode(b.ds, 'n');
+    const ips = await warm(b, 'n', 6); // first /30 full, second has 2
+    await sameAsFresh(b, pod('n')); // the fast path now skips the full block
+    await b.other.releaseIPs([{ address: ips[0]!.split('/')[0]! }]);
+    const out = await sameAsFresh(b, pod('n'));
+    assert.ok(out.ok && out.ips[0] === ips[0], `the freed address comes back: ${JSON.stringify(out)}`);
+  });
+
+  test('another engine claims a block for the same host: the next call answers as a fresh engine', async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'p', '10.1.0.0/24', { blockSize: 30 });
+    await putNode(b.ds, 'n');
+    await warm(b, 'n', 2);
+    await b.other.autoAssign(pod('n', { num4: 4 })); // fills ours? no: the other engine claims its own block for n
+    await sameAsFresh(b, pod('n'));
+    await sameAsFresh(b, pod('n', { num4: 3 }));
+  });
+
+  test('pool, node, config, affinity and reservation changes interleaved with allocations (random, 200 steps)', async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'p1', '10.1.0.0/25', { blockSize: 29 });
+    await putPool(b.ds, 'p2', '10.2.0.0/25', { blockSize: 29 });
+    for (const n of ['n1', 'n2']) await putNode(b.ds, n);
+    let state = 7;
+    const rand = (k: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31) % k);
+    const held: string[] = [];
+    for (let step = 0; step < 200; step++) {
+      const r = rand(12);
+      if (r === 0) await putReservation(b.ds, `r${rand(3)}`, [`10.${1 + rand(2)}.0.${rand(128)}`]);
+      else if (r === 1) await putPool(b.ds, `p${1 + rand(2)}`, rand(2) ? '10.1.0.0/25' : '10.2.0.0/25', { blockSize: 29, disabled: rand(4) === 0 });
+      else if (r === 2 && held.length > 0) await b.other.releaseIPs([{ address: held.splice(rand(held.length), 1)[0]!.split('/')[0]! }]);
+      else if (r === 3) await b.other.autoAssign(pod(rand(2) ? 'n1' : 'n2')).catch(() => undefined);
+      else if (r === 4) await b.other.setIPAMConfig({ ipCooldownSeconds: rand(2) ? 0 : 30 });
+      else {
+        const out = await sameAsFresh(b, pod(rand(2) ? 'n1' : 'n2', { num4: 1 + rand(2) }));
+        if (out.ok) held.push(...out.ips);
+      }
+    }
+  });
+});

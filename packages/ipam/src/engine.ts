@@ -33,6 +33,7 @@ import type {
   ResourceKey,
   TxnCondition,
   TxnOperation,
+  TxnOptions,
 } from '@libcalico-ts/datastore';
 import { describeKey } from '@libcalico-ts/datastore';
 import {
@@ -201,6 +202,18 @@ export interface IPAMOptions {
    * decided on fresh reads. See docs/cas-loop.md.
    */
   cacheTtlMs?: number;
+  /**
+   * On datastores with list conditions (etcd, memory; `capabilities.listConditions`), autoAssign
+   * keeps the pool list, the IPReservation list, the host's affinities and its blocks cached with
+   * no time limit and commits each allocation in ONE transaction conditioned on all of them still
+   * being what it read: the key revisions it relied on, and "nothing under the IPPool /
+   * IPReservation / host-affinity lists created or modified since the revision they were listed
+   * at". A change by another client fails that transaction (nothing is written) and the call is
+   * decided again on fresh reads, so the answer is always the one a fresh read would give — the
+   * staleness `cacheTtlMs` trades is gone. Default true; false restores the behaviour of
+   * `cacheTtlMs` alone. See docs/cas-loop.md, "Validated caches".
+   */
+  validatedCaches?: boolean;
 }
 
 /** Internal signals of the claim protocol. */
@@ -252,6 +265,8 @@ interface PoolsEntry {
   readonly signature: string;
   /** When it was last read (a re-read with the same signature renews it). */
   at: number;
+  /** The revision of that read (list conditions: nothing under the list changed after it). */
+  revision: string;
 }
 
 interface ReservationsEntry {
@@ -261,6 +276,16 @@ interface ReservationsEntry {
   readonly signature: string;
   /** When it was last read (a re-read with the same signature renews it). */
   at: number;
+  /** The revision of that read (list conditions). */
+  revision: string;
+}
+
+/** The owner's affinities of one family, as last listed. */
+interface AffinitiesEntry {
+  readonly items: KVPair<BlockAffinityKey>[];
+  readonly at: number;
+  /** Revision the items are exact at (list conditions); undefined once changed locally without one. */
+  readonly revision: string | undefined;
 }
 
 /** An eligible affinity of a fast view, in Calico's order. */
@@ -276,15 +301,19 @@ interface FastView {
   readonly pools: PoolsEntry;
   readonly reservations: ReservationsEntry;
   readonly node: KVPair<ResourceKey> | undefined;
-  readonly affinities: { items: KVPair<BlockAffinityKey>[]; at: number };
+  readonly affinities: AffinitiesEntry;
   /** `host:<node>` or `virtual:<name>`. */
   readonly affinity: string;
+  readonly host: string;
+  readonly affinityType: 'host' | 'virtual';
   readonly allowed: FastCandidate[];
   readonly conditions: TxnCondition[];
   /** Candidates before `hint` were full when seen (until `hintUntil`, while `blockEpoch` is `hintEpoch`). */
   hint: number;
   hintUntil: number;
   hintEpoch: number;
+  /** Validated mode: revision conditions on the blocks before `hint` (the commit checks they are still full). */
+  hintConditions: TxnCondition[];
 }
 
 /** What one autoAssign attempt decides with for one family. */
@@ -449,6 +478,11 @@ export class IPAM {
   private readonly defaultHostname: string | undefined;
   /** Optimistic caches (atomic datastores only; see `cacheTtlMs` and docs/cas-loop.md). */
   private readonly caching: boolean;
+  /**
+   * The datastore takes list conditions too: autoAssign's fast path then trusts its caches with
+   * no time limit, because every commit proves them current (docs/cas-loop.md, "Validated caches").
+   */
+  private readonly validated: boolean;
   private readonly cacheTtlMs: number;
   private configCache: ConfigEntry | undefined;
   private poolsCache: PoolsEntry | undefined;
@@ -456,7 +490,7 @@ export class IPAM {
   /** Existing nodes by name (guarded by revision conditions). */
   private readonly nodeCache = new Map<string, KVPair<ResourceKey>>();
   /** `${affinityType}:${host}:${version}` -> the owner's affinities. */
-  private readonly affinityCache = new Map<string, { items: KVPair<BlockAffinityKey>[]; at: number }>();
+  private readonly affinityCache = new Map<string, AffinitiesEntry>();
   private readonly blockCache = new Map<string, BlockEntry>();
   /** Handles as last read or written; a handle not here is assumed absent (the commit checks it). */
   private readonly handleCache = new Map<string, KVPair<HandleKey>>();
@@ -492,6 +526,7 @@ export class IPAM {
     }
     this.cacheTtlMs = ttl;
     this.caching = this.atomic;
+    this.validated = this.atomic && datastore.capabilities.listConditions === true && (options.validatedCaches ?? true);
   }
 
   /** The datastore this engine works on. */
@@ -653,6 +688,7 @@ export class IPAM {
     if (previous && previous.signature === signature) {
       // Same pools at the same revisions: the parsed entry (and what was derived from it) holds.
       previous.at = this.clock.now();
+      previous.revision = list.revision;
       return previous;
     }
     const pools: PoolInfo[] = [];
@@ -664,7 +700,7 @@ export class IPAM {
       conditions[info.cidr.version].push({ key: item.key, revision: item.revision });
     }
     pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const entry: PoolsEntry = { pools, conditions, signature, at: this.clock.now() };
+    const entry: PoolsEntry = { pools, conditions, signature, at: this.clock.now(), revision: list.revision };
     this.poolsCache = entry;
     return entry;
   }
@@ -675,6 +711,7 @@ export class IPAM {
     const previous = this.reservationsCache;
     if (previous && previous.signature === signature) {
       previous.at = this.clock.now();
+      previous.revision = list.revision;
       return previous;
     }
     const cidrs: string[] = [];
@@ -683,7 +720,7 @@ export class IPAM {
       cidrs.push(...((item.value as IPReservation).spec?.reservedCIDRs ?? []));
       conditions.push({ key: item.key, revision: item.revision });
     }
-    const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, signature, at: this.clock.now() };
+    const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, signature, at: this.clock.now(), revision: list.revision };
     this.reservationsCache = entry;
     return entry;
   }
@@ -698,7 +735,7 @@ export class IPAM {
   private async fetchAffinities(host: string, type: 'host' | 'virtual', version: IPVersion): Promise<KVPair<BlockAffinityKey>[]> {
     const list = await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType: type });
     const items = list.items.filter((a) => !(a.value as BlockAffinity).deleted).sort(affinityListOrder);
-    remember(this.affinityCache, `${type}:${host}:${version}`, { items, at: this.clock.now() }, CACHE_LIMITS.affinities);
+    remember(this.affinityCache, `${type}:${host}:${version}`, { items, at: this.clock.now(), revision: list.revision }, CACHE_LIMITS.affinities);
     return items;
   }
 
@@ -1469,12 +1506,14 @@ export class IPAM {
     const config = this.configCache;
     const pools = this.poolsCache;
     const reservations = this.reservationsCache;
-    if (!config || !pools || !reservations || now - pools.at >= ttl || now - reservations.at >= ttl) return undefined;
+    const validated = this.validated;
+    if (!config || !pools || !reservations) return undefined;
+    if (!validated && (now - pools.at >= ttl || now - reservations.at >= ttl)) return undefined;
     const needNode = use !== 'LoadBalancer';
     const node = needNode ? this.nodeCache.get(host) : undefined;
     if (needNode && !node) return undefined;
     const affinities = this.affinityCache.get(`${affinityType}:${host}:${version}`);
-    if (!affinities || now - affinities.at >= ttl) return undefined;
+    if (!affinities || (validated ? affinities.revision === undefined : now - affinities.at >= ttl)) return undefined;
     const key = `${use}:${host}:${version}`;
     const memo = this.fastViews.get(key);
     if (memo && memo.config === config && memo.pools === pools && memo.reservations === reservations && memo.node === node && memo.affinities === affinities) {
@@ -1512,14 +1551,29 @@ export class IPAM {
       node,
       affinities,
       affinity: `${affinityType}:${host}`,
+      host,
+      affinityType,
       allowed,
       conditions: this.contextConditions(config, node, pools, reservations, version),
       hint: 0,
       hintUntil: 0,
       hintEpoch: -1,
+      hintConditions: [],
     };
     remember(this.fastViews, key, view, CACHE_LIMITS.affinities);
     return view;
+  }
+
+  /** Validated mode: the list conditions proving a fast view's pools, reservations and affinities current. */
+  private fastListConditions(view: FastView, version: IPVersion): TxnOptions {
+    const { affinityType, host } = view;
+    return {
+      listConditions: [
+        { list: { type: 'resource', kind: 'IPPool' }, notModifiedAfter: view.pools.revision },
+        { list: { type: 'resource', kind: 'IPReservation' }, notModifiedAfter: view.reservations.revision },
+        { list: { type: 'blockAffinity', host, ipVersion: version, affinityType }, notModifiedAfter: view.affinities.revision! },
+      ],
+    };
   }
 
   /**
@@ -1545,9 +1599,12 @@ export class IPAM {
     const reserved = view.reservations.set;
     const context = { config, reserved };
     const candidates = view.allowed;
+    const validated = this.validated;
     const fromHint = view.hintEpoch === this.blockEpoch && now < view.hintUntil;
     let i = fromHint ? view.hint : 0;
     let until = fromHint ? view.hintUntil : Infinity;
+    // Validated mode: the blocks skipped as full go into the commit's conditions (still full then).
+    const skipped: TxnCondition[] = fromHint && validated ? view.hintConditions.slice() : [];
     let entry: BlockEntry | undefined;
     for (; i < candidates.length; i++) {
       const candidate = candidates[i]!;
@@ -1556,15 +1613,21 @@ export class IPAM {
       entry = this.blockCache.get(candidate.cidr.text);
       if (!entry || entry.kv.value.affinity !== view.affinity) return undefined;
       if (this.freeInCached(entry, candidate.cidr, context) >= 1) break;
+      if (validated) {
+        if (skipped.length >= MAX_WALK_CONDITIONS) return undefined;
+        skipped.push({ key: entry.kv.key, revision: entry.kv.revision });
+        continue;
+      }
       // Full when last seen: skipped for cacheTtlMs (then re-read by the full path).
       if (now - entry.at >= ttl) return undefined;
       if (entry.at + ttl < until) until = entry.at + ttl;
     }
     if (i >= candidates.length || !entry) return undefined;
-    if (i > 0) {
+    if (i > 0 && (i !== view.hint || view.hintEpoch !== this.blockEpoch)) {
       view.hint = i;
       view.hintUntil = until;
       view.hintEpoch = this.blockEpoch;
+      view.hintConditions = skipped.slice();
     }
     const candidate = candidates[i]!;
     const cidr = candidate.cidr;
@@ -1588,10 +1651,12 @@ export class IPAM {
     operations.push({ op: 'put', key: bKey, value: copy });
     for (const c of view.conditions) conditions.push(c);
     conditions.push({ key: candidate.affinity.key, revision: candidate.affinity.revision });
+    for (const c of skipped) conditions.push(c);
+    const options = validated ? this.fastListConditions(view, version) : undefined;
     let result;
     try {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:commit', keys);
-      result = await this.ds.transact(conditions, operations);
+      result = await this.ds.transact(conditions, operations, options);
     } catch (error) {
       let failure = error;
       if (handleId !== null && isIndeterminate(error)) {
@@ -1610,6 +1675,12 @@ export class IPAM {
         const empty: IPAMAssignments = { ips: [], ipVersion: version, numRequested: num, msgs: [] };
         Object.defineProperty(failure as object, 'familyPartial', { value: empty, enumerable: false, configurable: true });
         throw failure;
+      }
+      if (options && !failedKey(failure, conditions.map((c) => c.key))) {
+        // A list condition failed (or an unattributed one): what the lists say is read again.
+        this.poolsCache = undefined;
+        this.reservationsCache = undefined;
+        this.affinityCache.delete(`${affinityType}:${host}:${version}`);
       }
       try {
         await this.onCommitConflict(error, conditions, bKey);
@@ -1961,10 +2032,19 @@ export class IPAM {
     operations.push({ op: 'put', key: bKey, value: block });
     for (const c of usable.walked) conditions.push(c);
     for (const c of ctx.conditions) conditions.push(c);
+    const cacheKey = `${ctx.affinityType}:${ctx.host}:${ctx.version}`;
+    const cachedAffinities = this.affinityCache.get(cacheKey);
+    // Validated mode: also prove the host's affinities unchanged since they were listed, so that
+    // after the commit the cached list plus this affinity is exact at the commit's revision.
+    const listRevision = this.validated ? cachedAffinities?.revision : undefined;
+    const options: TxnOptions | undefined =
+      listRevision !== undefined
+        ? { listConditions: [{ list: { type: 'blockAffinity', host: ctx.host, ipVersion: ctx.version, affinityType: ctx.affinityType }, notModifiedAfter: listRevision }] }
+        : undefined;
     let result;
     try {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:claimAndCommit', keys);
-      result = await this.ds.transact(conditions, operations);
+      result = await this.ds.transact(conditions, operations, options);
     } catch (error) {
       if (ctx.handleId && isIndeterminate(error)) {
         // Applied after all (answer lost, or re-sent and refused because it was applied)? The
@@ -1992,11 +2072,9 @@ export class IPAM {
     }
     this.afterCommit(operations, result.results);
     const affinityRevision = result.results[0]?.revision ?? result.revision;
-    const cacheKey = `${ctx.affinityType}:${ctx.host}:${ctx.version}`;
-    const cachedAffinities = this.affinityCache.get(cacheKey);
-    if (cachedAffinities) {
+    if (cachedAffinities && this.affinityCache.get(cacheKey) === cachedAffinities) {
       const items = [...cachedAffinities.items, { key: aKey, value: { state: 'confirmed' as const, deleted: false }, revision: affinityRevision }].sort(affinityListOrder);
-      this.affinityCache.set(cacheKey, { items, at: cachedAffinities.at });
+      this.affinityCache.set(cacheKey, { items, at: cachedAffinities.at, revision: listRevision !== undefined ? result.revision : undefined });
     }
     if (this.hooks?.afterWrite) await this.hooks.afterWrite('assign:claimAndCommit', keys);
     const suffix = `/${cidr.prefix}`;
