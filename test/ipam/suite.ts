@@ -171,6 +171,30 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       assert.equal(util[0]!.reserved, 5n);
     });
 
+    test('a warm engine honours, on its very next call, a reservation, a pool and a freed address made by another client', async () => {
+      const e = await env();
+      await e.addPool('b-pool', '10.0.1.0/24', { blockSize: 30 });
+      await e.addNode('n');
+      const other = e.makeIPAM();
+      const first = await assign(e.ipam, 'n', 4, 'w0'); // fills the first /30
+      for (let i = 1; i <= 3; i++) await assign(e.ipam, 'n', 1, `w${i}`); // warm: the fast path skips the full block
+      // Reserve the next two addresses the engine would hand out (in its current, second block).
+      const current = await e.ipam.ipsByHandle('w3');
+      const base = current[0]!.split('/')[0]!.split('.').map(Number);
+      const ahead = [1, 2].map((d) => `${base[0]}.${base[1]}.${base[2]}.${base[3]! + d}`);
+      await e.addReservation('late', ahead);
+      const after = await assign(e.ipam, 'n', 1, 'w4');
+      assert.ok(!ahead.some((a) => after[0]!.startsWith(`${a}/`)), `${after[0]} must not be one of the reserved ${ahead.join(', ')}`);
+      // Another client frees an address of the full first block: FIFO reuse brings it back at once.
+      await other.releaseIPs([{ address: first[1]!.split('/')[0]! }]);
+      assert.deepEqual(await assign(e.ipam, 'n', 1, 'w5'), [first[1]]);
+      // A pool created by another client that sorts first is where the next new block comes from.
+      await e.addPool('a-pool', '10.0.0.0/24', { blockSize: 30 });
+      const many = await assign(e.ipam, 'n', 8, 'w6');
+      assert.ok(many.some((ip) => ip.startsWith('10.0.0.')), `a block of the new pool was claimed: ${many.join(' ')}`);
+      await assertIPAMInvariants(e.datastore);
+    });
+
     test('pool eligibility: disabled, node selector, allowed uses, namespace selector, manual mode, explicit pools', async () => {
       const e = await env();
       await e.addPool('a-disabled', '10.1.0.0/24', { disabled: true });
