@@ -183,7 +183,8 @@ export interface IPAMOptions {
    */
   useTransactions?: boolean;
   /**
-   * Atomic datastores only: how long (ms, on `clock`) autoAssign may trust what it cached about
+   * Atomic datastores WITHOUT list conditions (or with `validatedCaches: false`; on etcd and
+   * memory the validated caches below make this unnecessary): how long (ms, on `clock`) autoAssign may trust what it cached about
    * changes no transaction condition can detect — a pool or IPReservation CREATED by another
    * client, an affinity another client created for the host, a block it skipped as full — before
    * reading them again.
