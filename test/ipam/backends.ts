@@ -17,6 +17,8 @@ export interface Env {
   addNode(name: string, labels?: Record<string, string>, spec?: Record<string, unknown>): Promise<void>;
   addReservation(name: string, cidrs: string[]): Promise<void>;
   addWorkloadEndpoint(namespace: string, name: string, node: string, ipNetworks: string[]): Promise<void>;
+  /** Deletes a node (Kubernetes: the core v1 Node, which Kubernetes owns). */
+  deleteNode(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,8 +28,10 @@ export interface Backend {
   create(): Promise<Datastore>;
   /** Creates a node where Calico Nodes are not written directly (Kubernetes: a core v1 Node). */
   addNode?(datastore: Datastore, name: string, labels: Record<string, string>): Promise<void>;
-  /** Why Node specs / WorkloadEndpoints cannot be written directly here (tests needing them skip). */
-  noDirectNodeWrites?: string;
+  /** Creates the pod a WorkloadEndpoint is a view of, where endpoints are views (Kubernetes). */
+  addPod?(datastore: Datastore, namespace: string, name: string, node: string): Promise<void>;
+  /** Deletes a node where Calico Nodes cannot be deleted directly (Kubernetes: the core v1 Node). */
+  deleteNode?(datastore: Datastore, name: string): Promise<void>;
   /** Another client on the same data (a second process), without wiping. */
   connect?(): Promise<Datastore>;
   /** Stops shared servers. */
@@ -77,12 +81,11 @@ export async function kubernetesBackend(): Promise<Backend | undefined> {
   const create = mod.createKubernetesDatastore as ((options: Record<string, unknown>) => Datastore) | undefined;
   if (typeof create !== 'function') return undefined;
   const { startKubeApiServer } = await import('../helpers/kube-apiserver.js');
-  const servers: { stop(): Promise<void>; kubeconfigPath: string; putRaw(o: object): string }[] = [];
+  const servers: { stop(): Promise<void>; kubeconfigPath: string; putRaw(o: object): string; deleteRaw(path: string): boolean }[] = [];
   const opened: Datastore[] = [];
   const serverOf = new Map<Datastore, (typeof servers)[number]>();
   return {
     name: 'kubernetes',
-    noDirectNodeWrites: 'Calico Nodes and WorkloadEndpoints are views of Kubernetes Nodes and Pods here',
     async create() {
       const server = await startKubeApiServer({ namespaceLifecycle: false });
       servers.push(server);
@@ -92,7 +95,19 @@ export async function kubernetesBackend(): Promise<Backend | undefined> {
       return ds;
     },
     async addNode(ds, name, labels) {
-      serverOf.get(ds)!.putRaw({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, spec: {}, status: {} });
+      serverOf.get(ds)!.putRaw({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels, uid: `uid-node-${name}` }, spec: {}, status: {} });
+    },
+    async addPod(ds, namespace, name, node) {
+      serverOf.get(ds)!.putRaw({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace, uid: `uid-pod-${namespace}-${name}` },
+        spec: { nodeName: node, containers: [{ name: 'c', image: 'pause' }] },
+        status: { phase: 'Running' },
+      });
+    },
+    async deleteNode(ds, name) {
+      if (!serverOf.get(ds)!.deleteRaw(`/api/v1/nodes/${name}`)) throw new Error(`no Kubernetes Node ${name}`);
     },
     async connect() {
       const ds = create({ kubeconfig: servers[servers.length - 1]!.kubeconfigPath });
@@ -137,6 +152,12 @@ export async function makeEnv(backend: Backend, options: Partial<IPAMOptions> = 
       );
     },
     async addWorkloadEndpoint(namespace, name, node, ipNetworks) {
+      if (backend.addPod) {
+        // <node>-k8s-<pod>-<endpoint>: the pod this endpoint is a view of.
+        const pod = /^.+?-k8s-(.+)-[^-]+$/.exec(name)?.[1];
+        if (!pod) throw new Error(`not a Kubernetes workload endpoint name: ${name}`);
+        await backend.addPod(datastore, namespace, pod, node);
+      }
       await datastore.createKV(
         { type: 'resource', kind: 'WorkloadEndpoint', name, namespace },
         {
@@ -146,6 +167,10 @@ export async function makeEnv(backend: Backend, options: Partial<IPAMOptions> = 
           spec: { node, orchestrator: 'k8s', pod: name, endpoint: 'eth0', interfaceName: 'cali0123456789a', ipNetworks },
         } as never,
       );
+    },
+    async deleteNode(name) {
+      if (backend.deleteNode) return backend.deleteNode(datastore, name);
+      await datastore.deleteKV({ type: 'resource', kind: 'Node', name });
     },
     async close() {
       await datastore.close();

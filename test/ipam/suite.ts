@@ -425,7 +425,7 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       await assertIPAMInvariants(e.datastore);
     });
 
-    test('a release from a block whose pool no longer selects its node drops the affinity', { skip: backend.noDirectNodeWrites }, async () => {
+    test('a release from a block whose pool no longer selects its node drops the affinity', async () => {
       const e = await env();
       await e.addPool('p', '10.0.0.0/24', { nodeSelector: 'all()' });
       await e.addNode('a', { role: 'x' });
@@ -493,7 +493,7 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       await assert.rejects(windows.getIPAMConfig(), /strict affinity should not be false for Windows/);
     });
 
-    test('node delete releases endpoint and IPv4 tunnel addresses, then the host affinities', { skip: backend.noDirectNodeWrites }, async () => {
+    test('node delete releases endpoint and IPv4 tunnel addresses, then the host affinities', async () => {
       const e = await env();
       await e.addPool('p', '10.0.0.0/24');
       await e.addPool('p6', 'fd00::/120', { blockSize: 122 });
@@ -517,7 +517,7 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       await assertIPAMInvariants(e.datastore);
     });
 
-    test('check and gc: leaks found; node-gone leaks released; live-node leaks need an aged earlier report; handles all-or-none', { skip: backend.noDirectNodeWrites }, async () => {
+    test('check and gc: leaks found; node-gone leaks released; live-node leaks need an aged earlier report; handles all-or-none', async () => {
       const e = await env();
       await e.addPool('p', '10.0.0.0/24');
       await e.addNode('live');
@@ -529,7 +529,7 @@ export function ipamSuite(backendPromise: Promise<Backend | undefined>, label: s
       const [shared1] = await assign(e.ipam, 'dead', 1, 'shared', { attrs: { node: 'dead', pod: 'd', namespace: 'ns' } });
       await assign(e.ipam, 'live', 1, 'shared', { attrs: { node: 'live', pod: 'd', namespace: 'ns' } });
       await e.datastore.createKV({ type: 'handle', handleId: 'orphan-handle' }, { block: { '10.0.0.0/26': 1 }, deleted: false });
-      await e.datastore.deleteKV({ type: 'resource', kind: 'Node', name: 'dead' });
+      await e.deleteNode('dead');
       const report = await e.ipam.check();
       assert.doesNotThrow(() => JSON.stringify(report));
       assert.deepEqual(report.leakedIPs.map((l) => l.handle).sort(), ['leak-dead', 'leak-live', 'shared', 'shared']);
