@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- FILTER...]`: runs every `bench/*.bench.ts`, prints one table
- * (metric, value, baseline, ratio, target, met?) and writes `bench/results/latest.json`.
+ * `npm run bench [-- --quick] [-- --markdown] [-- FILTER...]`: runs every `bench/*.bench.ts`, prints one
+ * table (metric, value, baseline, ratio, target, met?) and writes `bench/results/latest.json`.
+ * `--markdown` prints the table as Markdown instead (as pasted in the README).
  */
 import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { Bench, BenchRow } from './lib.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const markdown = args.includes('--markdown');
 const filters = args.filter((a) => !a.startsWith('--'));
 
 function fmt(n: number | undefined): string {
@@ -47,11 +49,17 @@ const table = rows.map((r) => [
   r.target ?? '',
   r.met === undefined ? '' : r.met ? 'yes' : 'NO',
 ]);
-const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => (i === 1 || i === 3 || i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
-console.log(line(header));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const row of table) console.log(line(row));
+if (markdown) {
+  console.log(`| ${header.join(' | ')} |`);
+  console.log('|---|---:|---|---:|---:|---|---|');
+  for (const row of table) console.log(`| ${row.map((c, i) => (i === 6 && c === 'NO' ? '**no**' : c)).join(' | ')} |`);
+} else {
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 || i === 3 || i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of table) console.log(line(row));
+}
 
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify(rows, null, 2) + '\n');
