@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createNetns, deleteNetns } from '@libcalico-ts/dataplane';
 import type { Datastore } from '@libcalico-ts/datastore';
 import { uniqueNetnsName } from '../helpers/netns.js';
@@ -92,7 +92,25 @@ export interface RunOptions {
   ifName?: string;
   valid?: object[];
   path?: string;
+  /** Added to the driver's environment. */
   env?: Record<string, string>;
+  /**
+   * The environment the driver (and so every plugin, which libcni runs with the runtime's own
+   * environment) starts from; default: this process's environment. See {@link runtimeEnv}.
+   */
+  baseEnv?: Record<string, string>;
+}
+
+/**
+ * The environment a container runtime (containerd, CRI-O) gives the CNI plugins it executes:
+ * little more than a system PATH (which must reach `node`). Variables a developer shell or CI
+ * sandbox exports, such as NODE_EXTRA_CA_CERTS (Node parses that bundle at every start, ~40 ms),
+ * are absent there.
+ */
+export function runtimeEnv(): Record<string, string> {
+  const system = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const nodeDir = dirname(process.execPath);
+  return { PATH: system.split(':').includes(nodeDir) ? system : `${nodeDir}:${system}` };
 }
 
 /** A host namespace with its own CNI cache, in which the driver runs. */
@@ -134,7 +152,7 @@ export class CniHost {
    */
   run(command: string, conf: object | string, options: RunOptions = {}): DriverOutcome {
     const { argv, done } = this.prepare(command, conf, options);
-    const r = spawnSync('ip', argv, { encoding: 'utf8', env: { ...process.env, ...(options.env ?? {}) }, timeout: 60_000 });
+    const r = spawnSync('ip', argv, { encoding: 'utf8', env: { ...(options.baseEnv ?? process.env), ...(options.env ?? {}) }, timeout: 60_000 });
     return done(r.status ?? -1, r.stdout, r.stderr);
   }
 
@@ -142,7 +160,7 @@ export class CniHost {
   runAsync(command: string, conf: object | string, options: RunOptions = {}): Promise<DriverOutcome> {
     const { argv, done } = this.prepare(command, conf, options);
     return new Promise((resolve, reject) => {
-      const child = spawn('ip', argv, { env: { ...process.env, ...(options.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', argv, { env: { ...(options.baseEnv ?? process.env), ...(options.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -2,15 +2,14 @@
  * A start-up-cheap etcd v3 datastore for the CNI plugins: the same keys, values, compare-and-swap
  * transactions and errors as `@libcalico-ts/datastore-etcd`, spoken over etcd's JSON gateway
  * (`POST /v3/kv/{range,put,txn,deleterange}` on the client URL, on by default in etcd >= 3.4)
- * with `node:http(s)` instead of gRPC. Loading the gRPC stack costs ~200 ms per process, which
- * dominates a CNI invocation; this module loads nothing beyond Node's http client.
+ * over a minimal keep-alive HTTP/1.1 client (./http1.ts) instead of gRPC. Loading the gRPC stack
+ * costs ~200 ms per process, which dominates a CNI invocation, and even `node:http`'s first
+ * request costs ~8 ms of lazy loading; this module needs only `node:net` (`node:tls` for https).
  *
  * Watches are not needed by a CNI plugin and are refused (`OperationNotSupportedError`).
  * Select the gRPC datastore instead with `etcd_client: "grpc"` in the NetConf.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import {
   DatastoreError,
   DatastoreUnavailableError,
@@ -41,6 +40,7 @@ import {
   type Watch,
 } from '@libcalico-ts/datastore';
 import { decodeEtcdValue, encodeEtcdValue } from '@libcalico-ts/datastore-etcd';
+import { Http1Client, type Http1Response } from './http1.js';
 
 /** Options of {@link createEtcdGatewayDatastore}. */
 export interface EtcdGatewayOptions {
@@ -73,6 +73,12 @@ interface GwTxn {
 }
 
 const PAGE = 500;
+
+let requestCount = 0;
+/** Gateway requests made by this process so far (all datastores; for debug timings). */
+export function gatewayRequestCount(): number {
+  return requestCount;
+}
 const MAX_TXN_OPS = 128;
 const REVISION = /^[1-9][0-9]{0,18}$/;
 
@@ -130,8 +136,7 @@ class EtcdGatewayDatastore implements Datastore {
   readonly contractVersion = 'v1' as const;
   readonly datastoreType = 'etcdv3';
   readonly capabilities = { atomicTransactions: true, softDeleteIPAM: false } as const;
-  private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent: https.Agent;
+  private readonly clients: Http1Client[];
   private closed = false;
   private preferred = 0;
 
@@ -142,55 +147,34 @@ class EtcdGatewayDatastore implements Datastore {
     key: Buffer | undefined,
     private readonly timeoutMs: number,
   ) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+    const tlsOptions = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    this.clients = urls.map((url) => new Http1Client(url, tlsOptions, timeoutMs));
   }
 
-  private post<T>(url: URL, path: string, body: unknown): Promise<T> {
-    const payload = JSON.stringify(body);
-    const secure = url.protocol === 'https:';
-    return new Promise<T>((resolve, reject) => {
-      const request = (secure ? https : http).request(
-        {
-          protocol: url.protocol,
-          hostname: url.hostname,
-          port: url.port,
-          path: `${url.pathname.replace(/\/$/, '')}${path}`,
-          method: 'POST',
-          agent: secure ? this.httpsAgent : this.httpAgent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          timeout: this.timeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (c: Buffer) => chunks.push(c));
-          response.on('error', reject);
-          response.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? {} : JSON.parse(text);
-            } catch {
-              reject(new DatastoreError(`etcd gateway ${path}: unparsable answer (HTTP ${response.statusCode})`));
-              return;
-            }
-            if ((response.statusCode ?? 500) >= 300) {
-              const e = parsed as { error?: string; message?: string; code?: number };
-              const message = e.message ?? e.error ?? `HTTP ${response.statusCode}`;
-              // gRPC code 14 (Unavailable) and 4 (DeadlineExceeded) mean the cluster is not serving.
-              if (e.code === 14 || e.code === 4 || response.statusCode === 503) reject(new DatastoreUnavailableError(`etcd ${path}: ${message}`));
-              else reject(new DatastoreError(`etcd ${path}: ${message}`));
-              return;
-            }
-            resolve(parsed as T);
-          });
-        },
-      );
-      request.on('timeout', () => request.destroy(new DatastoreUnavailableError(`etcd ${url.origin}: no answer within ${this.timeoutMs} ms`)));
-      request.on('error', (error) => {
-        reject(DatastoreError.isInstance(error) ? error : new DatastoreUnavailableError(`cannot reach etcd at ${url.origin}: ${error.message}`, { cause: error }));
-      });
-      request.end(payload);
-    });
+  private async post<T>(index: number, path: string, body: unknown): Promise<T> {
+    const url = this.urls[index]!;
+    const fullPath = `${url.pathname.replace(/\/$/, '')}${path}`;
+    let response: Http1Response;
+    requestCount++;
+    try {
+      response = await this.clients[index]!.post(fullPath, JSON.stringify(body));
+    } catch (error) {
+      throw new DatastoreUnavailableError(`cannot reach etcd at ${url.origin}: ${(error as Error).message}`, { cause: error });
+    }
+    let parsed: unknown;
+    try {
+      parsed = response.body === '' ? {} : JSON.parse(response.body);
+    } catch {
+      throw new DatastoreError(`etcd gateway ${path}: unparsable answer (HTTP ${response.status})`);
+    }
+    if (response.status >= 300) {
+      const e = parsed as { error?: string; message?: string; code?: number };
+      const message = e.message ?? e.error ?? `HTTP ${response.status}`;
+      // gRPC code 14 (Unavailable) and 4 (DeadlineExceeded) mean the cluster is not serving.
+      if (e.code === 14 || e.code === 4 || response.status === 503) throw new DatastoreUnavailableError(`etcd ${path}: ${message}`);
+      throw new DatastoreError(`etcd ${path}: ${message}`);
+    }
+    return parsed as T;
   }
 
   /** One call, failing over to the next endpoint while the failure is a connection problem. */
@@ -200,7 +184,7 @@ class EtcdGatewayDatastore implements Datastore {
     for (let i = 0; i < this.urls.length; i++) {
       const index = (this.preferred + i) % this.urls.length;
       try {
-        const result = await this.post<T>(this.urls[index]!, path, body);
+        const result = await this.post<T>(index, path, body);
         this.preferred = index;
         return result;
       } catch (error) {
@@ -381,7 +365,6 @@ class EtcdGatewayDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    for (const client of this.clients) client.close();
   }
 }

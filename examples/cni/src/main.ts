@@ -7,6 +7,7 @@ import { CniCode, CniError, errorJson, parseStdin, printResult, readEnv, version
 import { openBackend } from './backend.js';
 import { calicoFailure, ipamAdd, ipamDel, ipamGc, type IpamOwner } from './ipam.js';
 import { Logger } from './log.js';
+import { gatewayRequestCount } from './etcd-gateway.js';
 import { parseNetConf, resolveNodename } from './netconf.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, identifiers } from './plugin.js';
 
@@ -92,6 +93,7 @@ export async function run(plugin: PluginName): Promise<void> {
     const outcome = await dispatch(plugin, log, state);
     log.debug(`startup (node + bundle load): ${loaded.toFixed(1)} ms`);
     log.debug(`total in process: ${performance.now().toFixed(1)} ms`);
+    log.debug(`etcd gateway requests: ${gatewayRequestCount()}`);
     process.stdout.write(outcome.out);
     process.exitCode = 0;
   } catch (error) {
