@@ -8,12 +8,15 @@ import { isIP } from 'node:net';
 import { ResourceExistsError, ResourceNotFoundError, workloadEndpointName, type V3Object } from '@libcalico-ts/api';
 import type { Datastore, KVPair, ResourceKey } from '@libcalico-ts/datastore';
 import {
+  configureWorkloadVethIproute2,
   containerInterfaceName,
+  createWorkloadVethIproute2,
   inspectWorkloadInterfaceIproute2,
   interfacePrefixFromEnv,
-  setupWorkloadInterfaceIproute2,
+  normalizeCidr,
   teardownWorkloadInterfaceIproute2,
   workloadInterfaceName,
+  type Iproute2Veth,
 } from '@libcalico-ts/dataplane';
 import { CniCode, CniError, parseResult, type CniEnv, type CniResult } from './cni.js';
 import { openBackend, type Backend } from './backend.js';
@@ -90,21 +93,33 @@ async function checkReady(datastore: Datastore, code: number = CniCode.Calico): 
   if (((info.value as V3Object).spec as { datastoreReady?: boolean } | undefined)?.datastoreReady !== true) throw new CniError(code, 'Calico is currently not ready to process requests');
 }
 
-/** Shared prelude of ADD / DEL / CHECK / GC (§5.1 steps 2-8). */
-async function prelude(base: BaseNetConf, env: CniEnv, log: Logger, readyCheck = true): Promise<{ conf: CalicoNetConf; ids: Identifiers; backend: Backend }> {
+/**
+ * Shared prelude of ADD / DEL / CHECK (§5.1 steps 2-8). The readiness check is started here and
+ * returned as `ready`: callers may issue reads meanwhile but await it before changing anything,
+ * so a not-ready datastore still fails the command before any write.
+ */
+async function prelude(base: BaseNetConf, env: CniEnv, log: Logger): Promise<{ conf: CalicoNetConf; ids: Identifiers; backend: Backend; ready: Promise<void> }> {
+  const tp = performance.now();
   const conf = parseNetConf(base);
   log.setLevel(conf.logLevel, conf.logFilePath);
   const nodename = resolveNodename(conf, osHostname);
   const ids = identifiers(env, nodename);
+  log.timing('netconf and identifiers', tp);
   const t0 = performance.now();
   const backend = await openBackend(conf);
   log.timing('datastore client', t0);
-  if (readyCheck) {
-    const t1 = performance.now();
-    await checkReady(backend.datastore);
-    log.timing('datastore ready check', t1);
-  }
-  return { conf, ids, backend };
+  const t1 = performance.now();
+  const ready = checkReady(backend.datastore).then(() => log.timing('datastore ready check', t1));
+  // Awaited by the caller; this only keeps an early failure from being reported as unhandled.
+  ready.catch(() => undefined);
+  return { conf, ids, backend, ready };
+}
+
+/** Awaits `ready` first (its error wins), then `other`. */
+async function afterReady<T>(ready: Promise<void>, other: Promise<T>): Promise<T> {
+  other.catch(() => undefined);
+  await ready;
+  return other;
 }
 
 /** Finds an executable IPAM plugin in CNI_PATH. */
@@ -229,12 +244,12 @@ async function readPod(backend: Backend, ids: Identifiers): Promise<PodInfo> {
 
 /** ADD. Returns the version-independent result. */
 export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promise<CniResult> {
-  const { conf, ids, backend } = await prelude(base, env, log);
-  const mtu = resolveMtu(conf);
+  const { conf, ids, backend, ready } = await prelude(base, env, log);
   const ds = backend.datastore;
   try {
+    const mtu = resolveMtu(conf);
     const owner = ownerOf(ids);
-    const existing = await getOrUndefined(ds.getKV(wepKey(ids)));
+    const existing = await afterReady(ready, getOrUndefined(ds.getKV(wepKey(ids))));
     // Non-Kubernetes repeat ADD: return what is stored, touch nothing else (§5.3).
     if (ids.orchestrator === 'cni') {
       if (conf.featureControl.ipAddrsNoIpam) throw new CniError(CniCode.Calico, 'requested feature is not supported for this runtime: ip_addrs_no_ipam');
@@ -264,37 +279,67 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
       Object.assign(ipamOptions, parsed.ipam);
       ipamOptions.namespace = { name: ids.namespace, labels: pod.namespaceLabels };
     }
+    // The veth pair needs no address: the kernel creates it while IPAM talks to the datastore.
+    const hwAddr = pod?.annotations['cni.projectcalico.org/hwAddr'];
+    const link = {
+      containerNetns: env.netns,
+      containerIfName: ids.ifName,
+      hostIfName: ids.hostIfName,
+      mtu,
+      numQueues: conf.numQueues,
+      ...(hwAddr ? { containerMac: hwAddr } : {}),
+    };
+    const t3 = performance.now();
+    const vethCreated = createWorkloadVethIproute2(link).then((veth) => {
+      log.timing('veth creation (during IPAM)', t3);
+      return veth;
+    });
+    vethCreated.catch(() => undefined);
+    const dropVeth = async () => {
+      if ((await Promise.allSettled([vethCreated]))[0].status === 'fulfilled') {
+        await teardownWorkloadInterfaceIproute2({ containerNetns: env.netns, containerIfName: ids.ifName, hostIfName: ids.hostIfName }).catch(() => undefined);
+      }
+    };
     // Obtain the addresses (§6.2).
     let ipamResult: CniResult;
     let release: (() => Promise<void>) | undefined;
     const t2 = performance.now();
-    if (request.kind === 'noIpam') {
-      ipamResult = { ips: request.addresses.map((a) => ({ address: `${a}/${isIP(a) === 4 ? 32 : 128}` })) };
-    } else if (conf.ipam.type === 'calico-ipam') {
-      release = () => ipamDel(ds, conf, owner);
-      if (request.kind === 'ipAddrs') {
-        if (existing) await ipamDel(ds, conf, owner);
-        ipamResult = { ips: [] };
-        try {
-          for (const address of request.addresses) ipamResult.ips.push(...(await ipamAdd(ds, conf, owner, { ip: address })).ips);
-        } catch (error) {
-          await release().catch(() => undefined);
-          throw error;
+    try {
+      if (request.kind === 'noIpam') {
+        ipamResult = { ips: request.addresses.map((a) => ({ address: `${a}/${isIP(a) === 4 ? 32 : 128}` })) };
+      } else if (conf.ipam.type === 'calico-ipam') {
+        release = () => ipamDel(ds, conf, owner);
+        if (request.kind === 'ipAddrs') {
+          if (existing) await ipamDel(ds, conf, owner);
+          ipamResult = { ips: [] };
+          try {
+            for (const address of request.addresses) ipamResult.ips.push(...(await ipamAdd(ds, conf, owner, { ip: address })).ips);
+          } catch (error) {
+            await release().catch(() => undefined);
+            throw error;
+          }
+        } else {
+          ipamResult = await ipamAdd(ds, conf, owner, ipamOptions);
         }
       } else {
-        ipamResult = await ipamAdd(ds, conf, owner, ipamOptions);
+        const stdin = { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, false) : conf.ipam.raw };
+        ipamResult = parseResult(JSON.parse(await execIpam(conf.ipam.type, env, 'ADD', stdin)));
+        release = async () => {
+          await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
+        };
       }
-    } else {
-      const stdin = { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, false) : conf.ipam.raw };
-      ipamResult = parseResult(JSON.parse(await execIpam(conf.ipam.type, env, 'ADD', stdin)));
-      release = async () => {
-        await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
-      };
+    } catch (error) {
+      await dropVeth();
+      throw error;
     }
     log.timing('IPAM', t2);
-    if (ipamResult.ips.length === 0) throw new CniError(CniCode.Calico, 'IPAM plugin returned no IP addresses in result');
-    let plumbed = false;
+    let veth: Iproute2Veth | undefined;
+    let written: KVPair | undefined;
     try {
+      if (ipamResult.ips.length === 0) throw new CniError(CniCode.Calico, 'IPAM plugin returned no IP addresses in result');
+      veth = await vethCreated.catch((error: unknown) => {
+        throw calicoFailure('error setting up the pod interface', error);
+      });
       const ipv4 = ipamResult.ips.filter((i) => !i.address.includes(':')).map((i) => i.address.slice(0, i.address.indexOf('/')));
       const ipv6 = ipamResult.ips.filter((i) => i.address.includes(':')).map((i) => i.address.slice(0, i.address.indexOf('/')));
       // In-pod routes: defaults, or the custom host-local routes (+ defaults on request).
@@ -305,41 +350,55 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
         routes4.push('0.0.0.0/0');
         routes6.push('::/0');
       }
-      const t3 = performance.now();
-      const hwAddr = pod?.annotations['cni.projectcalico.org/hwAddr'];
-      const plumbing = await setupWorkloadInterfaceIproute2({
-        containerNetns: env.netns,
-        containerIfName: ids.ifName,
-        hostIfName: ids.hostIfName,
+      let ipNetworks: string[];
+      try {
+        ipNetworks = [...ipv4.map((a) => normalizeCidr(`${a}/32`)), ...ipv6.map((a) => normalizeCidr(`${a}/128`))];
+      } catch (error) {
+        throw calicoFailure('error setting up the pod interface', error);
+      }
+      const t4 = performance.now();
+      const configured = configureWorkloadVethIproute2({
+        ...link,
+        containerMac: veth.containerMac,
         ipv4,
         ipv6,
-        mtu,
         routes4,
         routes6,
-        numQueues: conf.numQueues,
         allowIpForwarding: conf.containerSettings.allowIpForwarding,
         // calico-ipam results without routes (annotation-driven) skip the host route (§12 item 11).
         hostRoutes: conf.ipam.type !== 'calico-ipam' || (ipamResult.routes?.length ?? 0) > 0,
-        ...(hwAddr ? { containerMac: hwAddr } : {}),
-      }).catch((error: unknown) => {
-        throw calicoFailure('error setting up the pod interface', error);
-      });
-      plumbed = true;
-      log.timing('dataplane', t3);
-      const ipNetworks = [...plumbing.ipv4, ...plumbing.ipv6];
-      const t4 = performance.now();
-      await writeEndpoint(ds, conf, ids, env, existing, ipNetworks, plumbing.containerMac, pod);
-      log.timing('endpoint write', t4);
-      await ensureProfile(conf, backend);
+      })
+        .then(() => log.timing('dataplane configuration', t4))
+        .catch((error: unknown) => {
+          throw calicoFailure('error setting up the pod interface', error);
+        });
+      // A new endpoint on etcd is written while the kernel work runs (and deleted again if that
+      // fails); an existing one, or the Kubernetes pod patch, only once the interface is up.
+      const early = !existing && ds.datastoreType !== 'kubernetes';
+      const write = async () => {
+        const t5 = performance.now();
+        const [pair] = await Promise.all([writeEndpoint(ds, conf, ids, existing, ipNetworks, veth!.containerMac, pod), ensureProfile(conf, backend)]);
+        written = pair;
+        log.timing('endpoint and profile write', t5);
+      };
+      if (early) {
+        const [kernel, store] = await Promise.allSettled([configured, write()]);
+        if (kernel.status === 'rejected') throw kernel.reason;
+        if (store.status === 'rejected') throw store.reason;
+      } else {
+        await configured;
+        await write();
+      }
       const result: CniResult = {
-        interfaces: [{ name: ids.hostIfName }, { name: ids.ifName, mac: plumbing.containerMac, mtu, sandbox: env.netns }],
+        interfaces: [{ name: ids.hostIfName }, { name: ids.ifName, mac: veth.containerMac, mtu, sandbox: env.netns }],
         ips: ipNetworks.map((address) => ({ address, interface: 1 })),
       };
       if (ipamResult.routes?.length) result.routes = ipamResult.routes.map((r) => ({ dst: r.dst }));
-      return result;
+        return result;
     } catch (error) {
-      // Undo everything (§5.2 last paragraph): veth, then addresses.
-      if (plumbed) await teardownWorkloadInterfaceIproute2({ containerNetns: env.netns, containerIfName: ids.ifName, hostIfName: ids.hostIfName }).catch(() => undefined);
+      // Undo everything (§5.2 last paragraph): the endpoint written here, the veth, the addresses.
+      if (written && !existing) await ds.deleteKV(written.key, written.revision).catch((e: unknown) => log.error(`deleting the endpoint after a failed ADD: ${(e as Error).message}`));
+      await dropVeth();
       if (release) await release().catch((e: unknown) => log.error(`releasing addresses after a failed ADD: ${(e as Error).message}`));
       throw error;
     }
@@ -348,7 +407,7 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
   }
 }
 
-async function writeEndpoint(ds: Datastore, conf: CalicoNetConf, ids: Identifiers, env: CniEnv, existing: KVPair | undefined, ipNetworks: string[], mac: string, pod: PodInfo | undefined): Promise<void> {
+async function writeEndpoint(ds: Datastore, conf: CalicoNetConf, ids: Identifiers, existing: KVPair | undefined, ipNetworks: string[], mac: string, pod: PodInfo | undefined): Promise<KVPair> {
   const labels: Record<string, string> = { ...(pod?.labels ?? {}), 'projectcalico.org/namespace': ids.namespace, 'projectcalico.org/orchestrator': ids.orchestrator };
   if (pod?.serviceAccount && pod.serviceAccount.length < 63) labels['projectcalico.org/serviceaccount'] = pod.serviceAccount;
   const spec: Obj = {
@@ -369,16 +428,14 @@ async function writeEndpoint(ds: Datastore, conf: CalicoNetConf, ids: Identifier
   const metadata: Obj = { name: ids.endpointName, namespace: ids.namespace, labels };
   if (pod?.generateName) metadata.generateName = pod.generateName;
   const value = { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata, spec } as unknown as V3Object;
-  void env;
   try {
-    if (existing) await ds.updateKV(wepKey(ids), value, existing.revision);
-    else await ds.createKV(wepKey(ids), value);
+    if (existing) return await ds.updateKV(wepKey(ids), value, existing.revision);
+    return await ds.createKV(wepKey(ids), value);
   } catch (error) {
     if (ResourceExistsError.isInstance(error) || ds.datastoreType === 'kubernetes') {
-      await ds.applyKV(wepKey(ids), value).catch((e: unknown) => {
+      return ds.applyKV(wepKey(ids), value).catch((e: unknown) => {
         throw calicoFailure('error writing the WorkloadEndpoint', e);
       });
-      return;
     }
     throw calicoFailure('error writing the WorkloadEndpoint', error);
   }
@@ -407,58 +464,49 @@ async function ensureProfile(conf: CalicoNetConf, backend: Backend): Promise<voi
 
 /** DEL (§8.1). Idempotent. */
 export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
-  const { conf, ids, backend } = await prelude(base, env, log);
+  const { conf, ids, backend, ready } = await prelude(base, env, log);
   const ds = backend.datastore;
   const owner = ownerOf(ids);
   const releaseIpam = async () => {
+    const t = performance.now();
     if (conf.ipam.type === 'calico-ipam') await ipamDel(ds, conf, owner);
     else await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
+    log.timing('IPAM release', t);
   };
-  const deleteEndpoint = async () => {
+  const deleteEndpoint = async (first: Promise<KVPair | undefined>) => {
+    const t = performance.now();
     for (let attempt = 0; attempt < 6; attempt++) {
-      const current = await getOrUndefined(ds.getKV(wepKey(ids)));
-      if (!current) return;
+      const current = attempt === 0 ? await first : await getOrUndefined(ds.getKV(wepKey(ids)));
+      if (!current) break;
       const cid = ((current.value as V3Object).spec as Obj | undefined)?.containerID;
-      if (typeof cid === 'string' && cid !== '' && cid !== ids.containerId) return; // an old sandbox's DEL
+      if (typeof cid === 'string' && cid !== '' && cid !== ids.containerId) break; // an old sandbox's DEL
       try {
         await ds.deleteKV(wepKey(ids), current.revision);
-        return;
+        break;
       } catch (error) {
-        if (ResourceNotFoundError.isInstance(error)) return;
+        if (ResourceNotFoundError.isInstance(error)) break;
         if (attempt === 5) throw calicoFailure('error deleting endpoint: endpoint was modified before it could be deleted', error);
       }
     }
+    log.timing('endpoint delete', t);
   };
-  const teardown = () =>
-    teardownWorkloadInterfaceIproute2({ containerNetns: env.netns || undefined, containerIfName: ids.ifName }).catch((error: unknown) => {
+  const teardown = async () => {
+    const t = performance.now();
+    await teardownWorkloadInterfaceIproute2({ containerNetns: env.netns || undefined, containerIfName: ids.ifName }).catch((error: unknown) => {
       throw calicoFailure(`error deleting device in netns ${env.netns}`, error);
     });
+    log.timing('interface teardown', t);
+  };
   try {
-    if (ids.orchestrator === 'k8s') {
-      const t = performance.now();
-      try {
-        await deleteEndpoint();
-      } catch (error) {
-        throw calicoFailure('', error);
-      }
-      log.timing('endpoint delete', t);
-      // The interface and the addresses are independent: remove both at once.
-      const t2 = performance.now();
-      const [down, released] = await Promise.allSettled([teardown(), releaseIpam()]);
-      log.timing('interface teardown + IPAM release', t2);
-      if (down.status === 'rejected') throw down.reason;
-      if (released.status === 'rejected') throw released.reason;
-    } else {
-      let ipamError: unknown;
-      try {
-        await releaseIpam();
-      } catch (error) {
-        ipamError = error;
-      }
-      await deleteEndpoint();
-      await teardown();
-      if (ipamError) throw ipamError;
-    }
+    // The endpoint read overlaps the readiness check; nothing changes before it passed.
+    const current = await afterReady(ready, Promise.resolve(getOrUndefined(ds.getKV(wepKey(ids)))));
+    // The endpoint, the interface and the addresses are independent: remove all three at once.
+    const t = performance.now();
+    const [endpoint, down, released] = await Promise.allSettled([deleteEndpoint(Promise.resolve(current)), teardown(), releaseIpam()]);
+    log.timing('endpoint delete + interface teardown + IPAM release', t);
+    if (endpoint.status === 'rejected') throw ids.orchestrator === 'k8s' ? calicoFailure('', endpoint.reason) : endpoint.reason;
+    if (down.status === 'rejected') throw down.reason;
+    if (released.status === 'rejected') throw released.reason;
   } finally {
     await ds.close();
   }
@@ -474,9 +522,10 @@ function routeDst(dst: string): string {
  * routes) and the host veth (MAC, up, `/32` routes) must match `prevResult`.
  */
 export async function cmdCheck(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
-  const { conf, ids, backend } = await prelude(base, env, log);
+  const { conf, ids, backend, ready } = await prelude(base, env, log);
   const ds = backend.datastore;
   try {
+    await ready;
     if (conf.prevResult === undefined) throw new CniError(CniCode.Calico, 'CHECK needs prevResult');
     const prev = parseResult(conf.prevResult);
     const wanted = prev.ips.map((ip) => {

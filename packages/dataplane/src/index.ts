@@ -61,6 +61,8 @@ export type { IptablesBackend, SavedChain, IptablesApplierOptions, IptablesApply
 export {
   planWorkloadInterfaceIproute2,
   setupWorkloadInterfaceIproute2,
+  createWorkloadVethIproute2,
+  configureWorkloadVethIproute2,
   teardownWorkloadInterfaceIproute2,
   inspectWorkloadInterfaceIproute2,
   randomContainerMac,
@@ -70,6 +72,8 @@ export type {
   Iproute2WorkloadOptions,
   Iproute2WorkloadResult,
   Iproute2WorkloadPlan,
+  Iproute2VethOptions,
+  Iproute2Veth,
   Iproute2TeardownOptions,
   WorkloadInspection,
 } from './iproute2-workload.js';

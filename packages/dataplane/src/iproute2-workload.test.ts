@@ -2,7 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError, ResourceExistsError } from '@libcalico-ts/api';
 import type { CommandRunner, CommandResult } from './command.js';
-import { planWorkloadInterfaceIproute2, randomContainerMac, setupWorkloadInterfaceIproute2, teardownWorkloadInterfaceIproute2 } from './iproute2-workload.js';
+import {
+  configureWorkloadVethIproute2,
+  createWorkloadVethIproute2,
+  planWorkloadInterfaceIproute2,
+  randomContainerMac,
+  setupWorkloadInterfaceIproute2,
+  teardownWorkloadInterfaceIproute2,
+} from './iproute2-workload.js';
 
 const NETNS = '/proc/self/ns/net';
 
@@ -125,5 +132,26 @@ describe('iproute2 workload plumbing (runner)', () => {
     assert.equal(await teardownWorkloadInterfaceIproute2({ containerNetns: NETNS, runner }), false);
     assert.equal(await teardownWorkloadInterfaceIproute2({ containerNetns: '/var/run/netns/lcts-does-not-exist', runner }), false);
     assert.equal(runner.calls.length, 1);
+  });
+
+  it('split path: create makes only the pair, configure does the rest with the same MAC', async () => {
+    const runner = fakeRunner();
+    const veth = await createWorkloadVethIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', mtu: 1450, runner });
+    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add']);
+    assert.equal(runner.calls[0]!.command.at(-3), veth.containerMac);
+    assert.deepEqual({ ...veth, containerMac: '' }, { hostIfName: 'lctsfake0', containerIfName: 'eth0', hostMac: 'ee:ee:ee:ee:ee:ee', containerMac: '', mtu: 1450 });
+    const r = await configureWorkloadVethIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', mtu: 1450, containerMac: veth.containerMac, ipv4: ['10.0.0.7'], runner, sysctlWriter });
+    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add', 'ip -batch -', 'nsenter --net=/proc/self/ns/net --']);
+    assert.match(runner.calls[2]!.input, /address add 10\.0\.0\.7\/32 dev eth0/);
+    assert.equal(r.containerMac, veth.containerMac);
+  });
+
+  it('split path: create validates before touching anything; configure deletes the pair on bad input', async () => {
+    const runner = fakeRunner();
+    await assert.rejects(createWorkloadVethIproute2({ containerNetns: NETNS, hostIfName: 'x'.repeat(16), runner }), (e: unknown) => ValidationError.isInstance(e));
+    await assert.rejects(createWorkloadVethIproute2({ containerNetns: '/var/run/netns/lcts-does-not-exist', hostIfName: 'lctsfake0', runner }), /does-not-exist/);
+    assert.equal(runner.calls.length, 0);
+    await assert.rejects(configureWorkloadVethIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', ipv4: ['10.0.0.300'], runner, sysctlWriter }), (e: unknown) => ValidationError.isInstance(e));
+    assert.deepEqual(runner.calls.map((c) => c.command), [['ip', 'link', 'del', 'dev', 'lctsfake0']]);
   });
 });

@@ -113,12 +113,25 @@ const CONTAINER_SCRIPT = [
   'exec "$5" -batch -',
 ].join('\n');
 
-/**
- * Validates the options and computes every command {@link setupWorkloadInterfaceIproute2} runs,
- * without touching anything (pure apart from drawing a random container MAC when none is given).
- * @throws ValidationError naming the offending field.
- */
-export function planWorkloadInterfaceIproute2(options: Iproute2WorkloadOptions): Iproute2WorkloadPlan {
+/** Options of {@link createWorkloadVethIproute2}: the link part of {@link Iproute2WorkloadOptions}. */
+export type Iproute2VethOptions = Iproute2Options & Pick<WorkloadInterfaceSpec, 'containerNetns' | 'containerIfName' | 'hostIfName' | 'mtu' | 'hostMac' | 'containerMac' | 'numQueues'>;
+
+/** A veth pair made by {@link createWorkloadVethIproute2}, not configured yet. */
+export interface Iproute2Veth {
+  hostIfName: string;
+  containerIfName: string;
+  hostMac: string;
+  containerMac: string;
+  mtu: number;
+}
+
+interface VethPlan extends Iproute2Veth {
+  createLink: string[];
+  netns: string;
+  ip: string;
+}
+
+function planWorkloadVethIproute2(options: Iproute2VethOptions): VethPlan {
   if (typeof options !== 'object' || options === null) invalid('options', options, 'must be an object');
   const hostIfName = validateInterfaceName(options.hostIfName, 'hostIfName');
   const containerIfName = validateInterfaceName(options.containerIfName ?? 'eth0', 'containerIfName');
@@ -128,6 +141,26 @@ export function planWorkloadInterfaceIproute2(options: Iproute2WorkloadOptions):
   const containerMac = (options.containerMac ?? randomContainerMac()).toLowerCase();
   const macBytes = parseMac(containerMac, 'containerMac');
   if ((macBytes[0]! & 1) === 1) invalid('containerMac', options.containerMac, 'must be a unicast MAC');
+  const queues = options.numQueues ?? 1;
+  if (!Number.isInteger(queues) || queues < 1 || queues > 1024) invalid('numQueues', options.numQueues, 'must be an integer from 1 to 1024');
+  const netns = netnsPath(options.containerNetns, 'containerNetns');
+  const ip = options.ip ?? 'ip';
+  const createLink = [ip, 'link', 'add', hostIfName];
+  if (queues > 1) createLink.push('numtxqueues', String(queues), 'numrxqueues', String(queues));
+  createLink.push('mtu', String(mtu), 'address', hostMac, 'type', 'veth', 'peer', 'name', containerIfName);
+  if (queues > 1) createLink.push('numtxqueues', String(queues), 'numrxqueues', String(queues));
+  createLink.push('mtu', String(mtu), 'address', containerMac, 'netns', netns);
+  return { hostIfName, containerIfName, hostMac, containerMac, mtu, createLink, netns, ip };
+}
+
+/**
+ * Validates the options and computes every command {@link setupWorkloadInterfaceIproute2} runs,
+ * without touching anything (pure apart from drawing a random container MAC when none is given).
+ * @throws ValidationError naming the offending field.
+ */
+export function planWorkloadInterfaceIproute2(options: Iproute2WorkloadOptions): Iproute2WorkloadPlan {
+  const link = planWorkloadVethIproute2(options);
+  const { hostIfName, containerIfName, netns, ip } = link;
   const ipv4 = hostAddresses(options.ipv4, 4, 'ipv4');
   const ipv6 = hostAddresses(options.ipv6, 6, 'ipv6');
   if (ipv4.length === 0 && ipv6.length === 0) invalid('ipv4', options.ipv4, 'at least one IPv4 or IPv6 address is required');
@@ -135,16 +168,7 @@ export function planWorkloadInterfaceIproute2(options: Iproute2WorkloadOptions):
   const routes6 = destinations(options.routes6, '::/0', 6, 'routes6');
   const metric = options.hostRouteMetric ?? 0;
   if (!Number.isInteger(metric) || metric < 0) invalid('hostRouteMetric', options.hostRouteMetric, 'must be a non-negative integer');
-  const queues = options.numQueues ?? 1;
-  if (!Number.isInteger(queues) || queues < 1 || queues > 1024) invalid('numQueues', options.numQueues, 'must be an integer from 1 to 1024');
-  const netns = netnsPath(options.containerNetns, 'containerNetns');
-  const ip = options.ip ?? 'ip';
-
-  const createLink = [ip, 'link', 'add', hostIfName];
-  if (queues > 1) createLink.push('numtxqueues', String(queues), 'numrxqueues', String(queues));
-  createLink.push('mtu', String(mtu), 'address', hostMac, 'type', 'veth', 'peer', 'name', containerIfName);
-  if (queues > 1) createLink.push('numtxqueues', String(queues), 'numrxqueues', String(queues));
-  createLink.push('mtu', String(mtu), 'address', containerMac, 'netns', netns);
+  const { createLink, hostMac, containerMac, mtu } = link;
 
   const hostRoutes = options.hostRoutes ?? true ? [...ipv4, ...ipv6] : [];
   const hostLines = [`link set dev ${hostIfName} up`];
@@ -205,6 +229,7 @@ async function deleteHostLink(runner: CommandRunner, ip: string, name: string): 
  * the pod namespace, both MACs and MTUs set), the host sysctls written by this process, then the
  * host `ip -batch` (link up, `<ip>/32 dev <host> scope link proto boot`) and the single pod-side
  * `nsenter ... ip -batch` (sysctls, link up, `169.254.1.1` gateway routes, addresses) in parallel.
+ * Equivalent to {@link createWorkloadVethIproute2} followed by {@link configureWorkloadVethIproute2}.
  *
  * The host side is this process's network namespace (run the caller inside the host namespace).
  * Validation happens before anything is touched (ValidationError; ResourceNotFoundError when the
@@ -222,12 +247,59 @@ async function deleteHostLink(runner: CommandRunner, ip: string, name: string): 
 export async function setupWorkloadInterfaceIproute2(options: Iproute2WorkloadOptions): Promise<Iproute2WorkloadResult> {
   const plan = planWorkloadInterfaceIproute2(options);
   requireNetns(options.containerNetns, 'containerNetns');
+  await createVeth(options, plan.createLink);
+  return configurePlanned(options, plan);
+}
+
+/**
+ * First half of {@link setupWorkloadInterfaceIproute2}: validates the link options and creates the
+ * veth pair (host end here, peer directly in the pod namespace, both MACs and MTUs set), replacing
+ * a stale host link of the same name. Nothing is up or addressed yet. Lets a caller overlap the
+ * kernel work with something else (the CNI plugin creates the pair while IPAM runs), then call
+ * {@link configureWorkloadVethIproute2} with the same options plus the addresses, or
+ * {@link teardownWorkloadInterfaceIproute2} with `hostIfName` to give up.
+ * @throws ValidationError for bad options; ResourceNotFoundError when the pod namespace is
+ *   missing; CommandError when `ip link add` fails (e.g. the pod already has `containerIfName`).
+ */
+export async function createWorkloadVethIproute2(options: Iproute2VethOptions): Promise<Iproute2Veth> {
+  const link = planWorkloadVethIproute2(options);
+  requireNetns(options.containerNetns, 'containerNetns');
+  await createVeth(options, link.createLink);
+  return { hostIfName: link.hostIfName, containerIfName: link.containerIfName, hostMac: link.hostMac, containerMac: link.containerMac, mtu: link.mtu };
+}
+
+/**
+ * Second half of {@link setupWorkloadInterfaceIproute2}, for a pair made by
+ * {@link createWorkloadVethIproute2}: pass the same link options (in particular the
+ * `containerMac` it returned) plus the addresses and routes. Host sysctls, host link up and
+ * `/32` routes, and the pod side (sysctls, link up, gateway routes, addresses). Any failure
+ * deletes the veth.
+ * @throws ValidationError (the veth is deleted too); ResourceExistsError for a host route held
+ *   by another interface; CommandError for other kernel refusals.
+ */
+export async function configureWorkloadVethIproute2(options: Iproute2WorkloadOptions): Promise<Iproute2WorkloadResult> {
+  let plan: Iproute2WorkloadPlan;
+  try {
+    plan = planWorkloadInterfaceIproute2(options);
+  } catch (error) {
+    await deleteHostLink(options.runner ?? defaultCommandRunner, options.ip ?? 'ip', options.hostIfName).catch(() => undefined);
+    throw error;
+  }
+  return configurePlanned(options, plan);
+}
+
+async function createVeth(options: Iproute2Options & { hostIfName: string }, createLink: string[]): Promise<void> {
+  const runner = options.runner ?? defaultCommandRunner;
+  const ip = options.ip ?? 'ip';
+  if (linkExistsHere(options.hostIfName)) await deleteHostLink(runner, ip, options.hostIfName);
+  await runChecked(runner, createLink);
+}
+
+async function configurePlanned(options: Iproute2WorkloadOptions, plan: Iproute2WorkloadPlan): Promise<Iproute2WorkloadResult> {
   const runner = options.runner ?? defaultCommandRunner;
   const ip = options.ip ?? 'ip';
   const hostIfName = plan.createLink[3]!;
   const containerIfName = options.containerIfName ?? 'eth0';
-  if (linkExistsHere(hostIfName)) await deleteHostLink(runner, ip, hostIfName);
-  await runChecked(runner, plan.createLink);
   try {
     for (const s of plan.hostSysctls) {
       try {
