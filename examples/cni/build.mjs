@@ -1,8 +1,15 @@
 // Bundles each plugin into ONE file (dist/calico.mjs, dist/calico-ipam.mjs) from the packages'
 // sources. The etcd gRPC and Kubernetes backends are imported dynamically and emitted as their
 // own files (dist/backend-*.mjs), loaded only when the NetConf selects them.
+//
+// Then a V8 startup snapshot of both plugins (dist/calico.blob, from src/snapshot.ts bundled to
+// dist/calico-snapshot.cjs), which the launchers in bin/ use while the node binary that built it
+// is unchanged: dist/calico.blob.stamp lists that binary (and a libnode it maps, if any), each
+// with a reference file carrying its exact modification time (`touch -r`). A blob only works with
+// the exact node that built it; when it cannot be built, the launchers run the bundles.
 import { build } from 'esbuild';
-import { renameSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,6 +62,69 @@ const lazyBackends = {
 for (const plugin of ['calico', 'calico-ipam']) {
   await build({ ...common, entryPoints: [join(here, 'src', `${plugin}.ts`)], outfile: join(dist, `${plugin}.mjs`), plugins: [lazyBackends], metafile: false });
 }
+// The snapshot: one CommonJS file for both plugins; backend imports become require()s of the
+// backend files at run time (src/snapshot-backends.ts).
+const snapshotBackends = {
+  name: 'snapshot-backends',
+  setup(b) {
+    b.onResolve({ filter: /^(@libcalico-ts\/datastore-etcd|@libcalico-ts\/datastore-kubernetes|@kubernetes\/client-node)$/ }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const file = args.path === '@libcalico-ts/datastore-etcd' ? 'backend-etcd-grpc' : args.path === '@kubernetes/client-node' ? 'backend-kube-client' : 'backend-kubernetes';
+      return { path: file, namespace: 'snapshot-backend' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'snapshot-backend' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(join(here, 'src', 'snapshot-backends.ts'))}).loadBackendFile(${JSON.stringify(`${args.path}.mjs`)});`,
+      loader: 'js',
+      resolveDir: here,
+    }));
+  },
+};
+const snapshotEntry = join(dist, 'calico-snapshot.cjs');
+await build({
+  ...common,
+  format: 'cjs',
+  banner: {},
+  entryPoints: [join(here, 'src', 'snapshot.ts')],
+  outfile: snapshotEntry,
+  plugins: [snapshotBackends],
+  // The namespace worker (not used by the plugins) locates its file through import.meta.url.
+  logOverride: { 'empty-import-meta': 'silent' },
+});
+buildSnapshot();
+
+function buildSnapshot() {
+  const blob = join(dist, 'calico.blob');
+  const made = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', snapshotEntry], {
+    cwd: dist,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    encoding: 'utf8',
+  });
+  if (made.status !== 0) {
+    rmSync(blob, { force: true });
+    console.warn(`cni build: no startup snapshot (the launchers will run the bundles): ${made.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    return;
+  }
+  // The node binary and any libnode it maps: the blob is valid while none of them changed.
+  const files = [process.execPath];
+  try {
+    for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+      const path = line.slice(line.indexOf('/'));
+      if (line.includes('/') && /\/libnode\.so/.test(path) && !files.includes(path)) files.push(path);
+    }
+  } catch {
+    // not Linux: only the binary
+  }
+  const lines = [`# V8 startup snapshot built by node ${process.version}; used only while these files keep the modification time of their reference file`];
+  files.forEach((file, i) => {
+    const ref = `calico.blob.ref${i}`;
+    writeFileSync(join(dist, ref), '');
+    const touched = spawnSync('touch', ['-r', file, join(dist, ref)]);
+    if (touched.status !== 0) throw new Error(`touch -r ${file} failed`);
+    lines.push(`${ref} ${file}`);
+  });
+  writeFileSync(join(dist, 'calico.blob.stamp'), `${lines.join('\n')}\n`);
+}
+
 const previous = join(here, `.dist-previous-${process.pid}`);
 try {
   renameSync(finalDist, previous);

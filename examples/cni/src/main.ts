@@ -95,15 +95,21 @@ async function dispatch(plugin: PluginName, log: Logger, state: { version: strin
   }
 }
 
+/** Options of {@link run}. */
+export interface RunOptions {
+  /** How the process started, for the debug timing line (default: the plain bundle). */
+  start?: 'bundle' | 'snapshot';
+}
+
 /** Runs one CNI invocation of `plugin` and exits. */
-export async function run(plugin: PluginName): Promise<void> {
+export async function run(plugin: PluginName, options: RunOptions = {}): Promise<void> {
   // Milliseconds since the process started: Node's start-up plus loading this bundle.
   const loaded = performance.now();
   const log = new Logger(plugin);
   const state = { version: '' };
   try {
     const outcome = await dispatch(plugin, log, state);
-    log.debug(`startup (node + bundle load): ${loaded.toFixed(1)} ms`);
+    log.debug(`startup (node + ${options.start === 'snapshot' ? 'snapshot restore' : 'bundle load'}): ${loaded.toFixed(1)} ms`);
     log.debug(`total in process: ${performance.now().toFixed(1)} ms`);
     log.debug(`etcd gateway requests: ${gatewayRequestCount()}`);
     process.stdout.write(outcome.out);
