@@ -10,14 +10,19 @@
  * directory) for the headline rows. A developer shell or CI sandbox often exports more, notably
  * NODE_EXTRA_CA_CERTS, which Node 20 parses at every process start (~40 ms with the Debian bundle):
  * one extra row repeats our cycle with this process's inherited environment so both are visible.
+ *
+ * Thick-plugin row: the same cycle with `calico-cni-server` running in the host namespace and
+ * CALICO_CNI_SERVER_SOCKET added to the runtime environment, so the launchers hand each
+ * invocation to dist/calico-shim (a small Go program) and the warm server. The standalone figure
+ * stays the headline; this row is reported separately.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEtcdDatastore } from '@libcalico-ts/datastore-etcd';
 import { startEtcd } from '../test/helpers/etcd.js';
-import { buildDriver, buildPlugins, cniUnavailableReason, CniHost, nodenameFile, runtimeEnv, seedCluster } from '../test/cni/harness.js';
+import { buildDriver, buildPlugins, cniUnavailableReason, CNI_DIR, CniHost, nodenameFile, runtimeEnv, seedCluster } from '../test/cni/harness.js';
 import { targetRow, type Bench, type BenchRow } from './lib.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -34,6 +39,7 @@ const bench: Bench = async (context) => {
   const ds = createEtcdDatastore({ endpoints: etcd.endpoints });
   const host = await CniHost.create();
   const dataDir = mkdtempSync(join(tmpdir(), 'lcts-bench-hostlocal-'));
+  let server: ChildProcess | undefined;
   try {
     await seedCluster(ds, { node: 'bench-node', pools: [{ name: 'default-ipv4-ippool', cidr: '10.244.0.0/16' }] });
     await host.relay(Number(new URL(etcd.endpoints[0]!).port));
@@ -77,6 +83,40 @@ const bench: Bench = async (context) => {
       targetRow('CNI cycle ratio calico / (ptp + host-local)', o / r, 'x', '<=', 1.5, { baseline: r, ratio: o / r }),
       { name: 'CNI cycle, calico, inherited environment (this shell, median)', value: median(inheritedMs), unit: 'ms', baseline: r, ratio: median(inheritedMs) / r },
     ];
+    // Thick-plugin mode: the CNI server in the host namespace, the shim in front of it.
+    if (existsSync(join(CNI_DIR, 'dist', 'calico-shim'))) {
+      const socket = join(dataDir, 'cni-server.sock');
+      server = spawn('ip', ['netns', 'exec', host.name, process.execPath, join(CNI_DIR, 'dist', 'calico-cni-server.mjs'), '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'], env: runtime });
+      await new Promise<void>((resolve, reject) => {
+        server!.stdout!.once('data', () => resolve());
+        server!.once('exit', (code) => reject(new Error(`calico-cni-server exited with ${code}`)));
+      });
+      const thickEnv = { ...runtime, CALICO_CNI_SERVER_SOCKET: socket };
+      const thickMs: number[] = [];
+      const refMs2: number[] = [];
+      cycle(ours('error'), 'warm-thick', 0, thickEnv);
+      for (let i = 1; i <= iterations; i++) {
+        thickMs.push(cycle(ours('error'), `thick-${i}`, i, thickEnv));
+        refMs2.push(cycle(reference, `ref2-${i}`, i));
+      }
+      context.log(`cni: thick ${list(thickMs)} ms; ptp ${list(refMs2)} ms`);
+      const t = median(thickMs);
+      const r2 = median(refMs2);
+      rows.push({ name: 'CNI cycle, calico thick mode (shim + calico-cni-server, median)', value: t, unit: 'ms', baseline: r2, ratio: t / r2 });
+      const thickSteps = new Map<string, number[]>();
+      for (let i = 0; i < (context.quick ? 2 : 5); i++) {
+        for (const command of ['add', 'del']) {
+          const out = host.run(command, ours('debug'), { netns: pod, containerId: `thick-steps-${i}`, args: args(2000 + i), baseEnv: thickEnv });
+          const total = /\] calico: total in process: ([0-9.]+) ms/.exec(out.stderr);
+          if (total) thickSteps.set(command, [...(thickSteps.get(command) ?? []), Number(total[1])]);
+        }
+      }
+      for (const [command, values] of thickSteps) rows.push({ name: `calico thick ${command.toUpperCase()} in the server (median)`, value: median(values), unit: 'ms' });
+      server.kill('SIGTERM');
+      server = undefined;
+    } else {
+      context.log('cni: no dist/calico-shim (no Go toolchain at build time): thick-plugin row skipped');
+    }
     // Where the time goes: one ADD and one DEL with debug timings.
     const steps = new Map<string, number[]>();
     for (let i = 0; i < (context.quick ? 2 : 5); i++) {
@@ -101,6 +141,7 @@ const bench: Bench = async (context) => {
     }
     return rows;
   } finally {
+    server?.kill('SIGKILL');
     await host.close();
     await ds.close();
     await etcd.stop();

@@ -10,6 +10,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,7 +60,7 @@ const lazyBackends = {
   },
 };
 
-for (const plugin of ['calico', 'calico-ipam']) {
+for (const plugin of ['calico', 'calico-ipam', 'calico-cni-server']) {
   await build({ ...common, entryPoints: [join(here, 'src', `${plugin}.ts`)], outfile: join(dist, `${plugin}.mjs`), plugins: [lazyBackends], metafile: false });
 }
 // The snapshot: one CommonJS file for both plugins; backend imports become require()s of the
@@ -91,6 +92,19 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
 });
 buildSnapshot();
+buildShim();
+
+// The thick-plugin shim (shim/main.go), when a Go toolchain is at hand; without it the launchers
+// never use the CNI server.
+function buildShim() {
+  const goCache = join(tmpdir(), 'lcts-cni-go-cache');
+  const made = spawnSync('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', join(dist, 'calico-shim'), '.'], {
+    cwd: join(here, 'shim'),
+    env: { ...process.env, GO111MODULE: 'off', GOFLAGS: '', CGO_ENABLED: '0', GOCACHE: process.env.GOCACHE || goCache, GOPATH: process.env.GOPATH || join(goCache, 'path') },
+    encoding: 'utf8',
+  });
+  if (made.error || made.status !== 0) console.warn(`cni build: no calico-shim (thick-plugin mode unavailable): ${made.error?.message ?? made.stderr.trim()}`);
+}
 
 function buildSnapshot() {
   const blob = join(dist, 'calico.blob');

@@ -36,8 +36,70 @@ function kubeconfigOf(conf: CalicoNetConf, env: NodeJS.ProcessEnv): string | und
   return conf.kubernetes.kubeconfig || env.KUBECONFIG || undefined;
 }
 
-/** Builds the backend. Nothing is contacted yet. */
+/**
+ * Keeps backends open across invocations (the CNI server): {@link openBackend} returns the cached
+ * backend for the same datastore settings, whose `datastore.close()` does nothing.
+ */
+export class BackendCache {
+  private readonly backends = new Map<string, Promise<Backend>>();
+
+  /** @internal */
+  get(key: string, open: () => Promise<Backend>): Promise<Backend> {
+    let entry = this.backends.get(key);
+    if (entry === undefined) {
+      entry = open().then(keepOpen);
+      entry.catch(() => this.backends.delete(key));
+      this.backends.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Closes every cached backend. */
+  async close(): Promise<void> {
+    const all = [...this.backends.values()];
+    this.backends.clear();
+    for (const entry of await Promise.allSettled(all)) if (entry.status === 'fulfilled') await (entry.value.datastore as Datastore & { [REAL_CLOSE]?: () => Promise<void> })[REAL_CLOSE]?.();
+  }
+}
+
+const REAL_CLOSE = Symbol('realClose');
+
+function keepOpen(backend: Backend): Backend {
+  const real = backend.datastore;
+  const shared = new Proxy(real, {
+    get(target, property) {
+      if (property === 'close') return async () => undefined;
+      if (property === REAL_CLOSE) return () => target.close();
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { ...backend, datastore: shared };
+}
+
+let cache: BackendCache | undefined;
+
+/** Makes {@link openBackend} use `next` (undefined: open a new backend per call, the default). */
+export function useBackendCache(next: BackendCache | undefined): void {
+  cache = next;
+}
+
+/**
+ * Builds the backend. Nothing is contacted yet. With a {@link BackendCache} in use, the same
+ * datastore settings (and the variables they come from) share one open backend.
+ */
 export async function openBackend(conf: CalicoNetConf, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+  if (cache === undefined) return openNewBackend(conf, env);
+  const key = JSON.stringify([
+    datastoreTypeOf(conf, env),
+    conf.etcdEndpoints, conf.etcdScheme, conf.etcdCaCertFile, conf.etcdCertFile, conf.etcdKeyFile, conf.etcdClient,
+    conf.kubernetes.kubeconfig, conf.kubernetes.k8sApiRoot, conf.calicoApiGroup, conf.policy.type,
+    ...['DATASTORE_TYPE', 'ETCD_ENDPOINTS', 'ETCD_SCHEME', 'ETCD_CA_CERT_FILE', 'ETCD_CERT_FILE', 'ETCD_KEY_FILE', 'KUBECONFIG'].map((name) => env[name] ?? ''),
+  ]);
+  return cache.get(key, () => openNewBackend(conf, env));
+}
+
+async function openNewBackend(conf: CalicoNetConf, env: NodeJS.ProcessEnv): Promise<Backend> {
   const type = datastoreTypeOf(conf, env);
   try {
     if (type === 'etcdv3') {

@@ -55,6 +55,8 @@ export interface CniEnv {
   path: string[];
   /** CNI_ARGS as key/value pairs (keys as given). */
   args: Record<string, string>;
+  /** The whole environment of the invocation (Calico's own variables, passed on to a delegated IPAM plugin). */
+  vars: NodeJS.ProcessEnv;
 }
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -108,7 +110,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): CniEnv {
     if (at <= 0) throw new CniError(CniCode.InvalidEnvironment, `ARGS: invalid pair "${pair}"`);
     args[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  return { command, containerId, netns: env.CNI_NETNS ?? '', ifName, path: (env.CNI_PATH ?? '').split(':').filter(Boolean), args };
+  return { command, containerId, netns: env.CNI_NETNS ?? '', ifName, path: (env.CNI_PATH ?? '').split(':').filter(Boolean), args, vars: env };
 }
 
 /** The generic part of every NetConf (what the CNI library reads). */

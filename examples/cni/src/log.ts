@@ -11,10 +11,20 @@ type Level = keyof typeof LEVELS;
 export class Logger {
   private level: number = LEVELS.info;
   private file = '';
-  constructor(private readonly plugin: string) {
-    const env = process.env.CALICO_CNI_LOG_LEVEL;
-    if (env) this.setLevel(env, '');
+  /**
+   * @param plugin name printed in each line.
+   * @param options `level` overrides the start level (default `CALICO_CNI_LOG_LEVEL`, else info);
+   *   `sink` receives each line instead of stderr (the CNI server returns them to its shim).
+   */
+  constructor(
+    private readonly plugin: string,
+    options: { level?: string | undefined; sink?: (line: string) => void } = {},
+  ) {
+    const level = 'level' in options ? options.level : process.env.CALICO_CNI_LOG_LEVEL;
+    if (level) this.setLevel(level, '');
+    this.sink = options.sink ?? ((line) => process.stderr.write(line));
   }
+  private readonly sink: (line: string) => void;
 
   setLevel(level: string, file: string): void {
     this.level = LEVELS[(level.toLowerCase() as Level)] ?? LEVELS.info;
@@ -24,7 +34,7 @@ export class Logger {
   private write(level: Level, message: string): void {
     if (LEVELS[level] < this.level) return;
     const line = `${new Date().toISOString()} [${level.toUpperCase()}] ${this.plugin}: ${message}\n`;
-    process.stderr.write(line);
+    this.sink(line);
     if (this.file) {
       try {
         appendFileSync(this.file, line);

@@ -39,7 +39,7 @@ async function ipamCommand(base: BaseNetConf, env: CniEnv, log: Logger): Promise
   log.setLevel(conf.logLevel, conf.logFilePath);
   const nodename = resolveNodename(conf, osHostname);
   if (env.command === 'CHECK') return '';
-  const backend = await openBackend(conf);
+  const backend = await openBackend(conf, env.vars);
   try {
     if (env.command === 'STATUS') {
       await backend.datastore.listKV({ type: 'resource', kind: 'IPPool' }).catch((error: unknown) => {
@@ -68,11 +68,11 @@ async function ipamCommand(base: BaseNetConf, env: CniEnv, log: Logger): Promise
   }
 }
 
-async function dispatch(plugin: PluginName, log: Logger, state: { version: string }): Promise<{ out: string; version: string }> {
-  const env = readEnv();
+async function dispatch(plugin: PluginName, vars: NodeJS.ProcessEnv, stdin: () => Promise<string>, log: Logger, state: { version: string }): Promise<{ out: string; version: string }> {
+  const env = readEnv(vars);
   if (env.command === 'VERSION') return { out: versionInfo(), version: '' };
   const t = performance.now();
-  const base = parseStdin(await readStdin(), env.command);
+  const base = parseStdin(await stdin(), env.command);
   log.timing('stdin read', t);
   const version = base.cniVersion;
   state.version = version;
@@ -90,7 +90,7 @@ async function dispatch(plugin: PluginName, log: Logger, state: { version: strin
       await cmdGc(base, env, log);
       return { out: '', version };
     default:
-      await cmdStatus(base, log);
+      await cmdStatus(base, log, vars);
       return { out: '', version };
   }
 }
@@ -101,24 +101,41 @@ export interface RunOptions {
   start?: 'bundle' | 'snapshot';
 }
 
-/** Runs one CNI invocation of `plugin` and exits. */
-export async function run(plugin: PluginName, options: RunOptions = {}): Promise<void> {
-  // Milliseconds since the process started: Node's start-up plus loading this bundle.
-  const loaded = performance.now();
-  const log = new Logger(plugin);
+/** Outcome of one invocation: what goes to stdout and the exit status. */
+export interface Invocation {
+  stdout: string;
+  exitCode: 0 | 1;
+}
+
+/**
+ * Runs one CNI invocation of `plugin` with an explicit environment and stdin, without touching
+ * this process's streams or exit status; log lines go to `log`. Used by {@link run} and by the
+ * CNI server (./server.ts), which runs many invocations in one process.
+ */
+export async function execute(plugin: PluginName, vars: NodeJS.ProcessEnv, stdin: () => Promise<string>, log: Logger, startup?: string): Promise<Invocation> {
   const state = { version: '' };
+  const begin = performance.now();
   try {
-    const outcome = await dispatch(plugin, log, state);
-    log.debug(`startup (node + ${options.start === 'snapshot' ? 'snapshot restore' : 'bundle load'}): ${loaded.toFixed(1)} ms`);
-    log.debug(`total in process: ${performance.now().toFixed(1)} ms`);
+    const outcome = await dispatch(plugin, vars, stdin, log, state);
+    if (startup) log.debug(startup);
+    log.timing('total in process', startup ? 0 : begin);
     log.debug(`etcd gateway requests: ${gatewayRequestCount()}`);
-    process.stdout.write(outcome.out);
-    process.exitCode = 0;
+    return { stdout: outcome.out, exitCode: 0 };
   } catch (error) {
     const cni = error instanceof CniError ? error : calicoFailure('', error);
     if (!(error instanceof CniError)) log.error(`${plugin} failed: ${(error as Error)?.stack ?? String(error)}`);
     else log.error(`${plugin} failed: ${cni.message}`);
-    process.stdout.write(errorJson(cni, state.version || '1.1.0'));
-    process.exitCode = 1;
+    return { stdout: errorJson(cni, state.version || '1.1.0'), exitCode: 1 };
   }
+}
+
+/** Runs one CNI invocation of `plugin` in this process (environment, stdin, stdout) and sets the exit status. */
+export async function run(plugin: PluginName, options: RunOptions = {}): Promise<void> {
+  // Milliseconds since the process started: Node's start-up plus loading this bundle.
+  const loaded = performance.now();
+  const log = new Logger(plugin);
+  const startup = `startup (node + ${options.start === 'snapshot' ? 'snapshot restore' : 'bundle load'}): ${loaded.toFixed(1)} ms`;
+  const outcome = await execute(plugin, process.env, readStdin, log, startup);
+  process.stdout.write(outcome.stdout);
+  process.exitCode = outcome.exitCode;
 }

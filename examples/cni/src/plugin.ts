@@ -54,7 +54,7 @@ export function identifiers(env: CniEnv, nodename: string): Identifiers {
   } catch (error) {
     throw calicoFailure('invalid workload identifiers', error);
   }
-  const hostIfName = k8s ? workloadInterfaceName(namespace, pod!, { prefix: interfacePrefixFromEnv() }) : containerInterfaceName(env.containerId || 'none');
+  const hostIfName = k8s ? workloadInterfaceName(namespace, pod!, { prefix: interfacePrefixFromEnv(env.vars.FELIX_INTERFACEPREFIX) }) : containerInterfaceName(env.containerId || 'none');
   const ids: Identifiers = { orchestrator: k8s ? 'k8s' : 'cni', nodename, namespace, containerId: env.containerId, ifName, endpointName, hostIfName };
   if (k8s) ids.pod = pod!;
   return ids;
@@ -106,7 +106,7 @@ async function prelude(base: BaseNetConf, env: CniEnv, log: Logger): Promise<{ c
   const ids = identifiers(env, nodename);
   log.timing('netconf and identifiers', tp);
   const t0 = performance.now();
-  const backend = await openBackend(conf);
+  const backend = await openBackend(conf, env.vars);
   log.timing('datastore client', t0);
   const t1 = performance.now();
   const ready = checkReady(backend.datastore).then(() => log.timing('datastore ready check', t1));
@@ -142,7 +142,7 @@ export function execIpam(type: string, env: CniEnv, command: string, stdin: Obj,
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, CNI_COMMAND: command, CNI_ARGS: `IgnoreUnknown=1;${process.env.CNI_ARGS ?? ''}${extraArgs}` },
+      env: { ...env.vars, CNI_COMMAND: command, CNI_ARGS: `IgnoreUnknown=1;${env.vars.CNI_ARGS ?? ''}${extraArgs}` },
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -571,9 +571,8 @@ export async function cmdGc(base: BaseNetConf, env: CniEnv, log: Logger): Promis
   const conf = parseNetConf(base);
   log.setLevel(conf.logLevel, conf.logFilePath);
   const nodename = resolveNodename(conf, osHostname);
-  const backend = await openBackend(conf);
+  const backend = await openBackend(conf, env.vars);
   const ds = backend.datastore;
-  void env;
   try {
     const valid = new Set((conf.validAttachments ?? []).map((a) => a.containerID));
     if (conf.ipam.type !== 'calico-ipam') return;
@@ -596,10 +595,10 @@ export async function cmdGc(base: BaseNetConf, env: CniEnv, log: Logger): Promis
 }
 
 /** STATUS (spec 1.1.0): fails with code 50 while the datastore is unreachable or not ready. */
-export async function cmdStatus(base: BaseNetConf, log: Logger): Promise<void> {
+export async function cmdStatus(base: BaseNetConf, log: Logger, vars: NodeJS.ProcessEnv = process.env): Promise<void> {
   const conf = parseNetConf(base);
   log.setLevel(conf.logLevel, conf.logFilePath);
-  const backend = await openBackend(conf);
+  const backend = await openBackend(conf, vars);
   try {
     await checkReady(backend.datastore, CniCode.PluginNotAvailable);
   } catch (error) {
