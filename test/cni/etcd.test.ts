@@ -193,6 +193,41 @@ describe('CNI plugins on etcd through libcni', { skip: reason ?? false }, () => 
     for (const id of ids) assert.equal(host.run('del', tiny, { netns: '', containerId: id, args: k8sArgs(id) }).code, 0);
   });
 
+  it('a datastore that is not ready fails ADD and DEL before anything changes (reads may overlap the check)', async () => {
+    const setReady = (ready: boolean) =>
+      ds.applyKV(
+        { type: 'resource', kind: 'ClusterInformation', name: 'default' },
+        { apiVersion: 'projectcalico.org/v3', kind: 'ClusterInformation', metadata: { name: 'default' }, spec: { datastoreReady: ready, clusterType: 'k8s,bgp' } } as never,
+      );
+    const pod = await host.pod();
+    const added = host.run('add', conf(), { netns: pod, containerId: 'ready-1', args: k8sArgs('ready') });
+    assert.equal(added.code, 0, added.stdout);
+    const linksBefore = hostLinks();
+    await setReady(false);
+    try {
+      const pod2 = await host.pod();
+      const add = host.run('add', conf(), { netns: pod2, containerId: 'ready-2', args: k8sArgs('notready') });
+      assert.equal(add.code, 1);
+      assert.equal(add.json?.code, 999);
+      assert.equal(add.json?.msg, 'Calico is currently not ready to process requests');
+      assert.ok(!(await handles()).includes('k8s-pod-network.ready-2'), 'nothing allocated');
+      assert.ok(!(await weps()).some((w) => w.key.name === 'node--a-k8s-notready-eth0'), 'no endpoint');
+      assert.equal(podIp(pod2, '-o', 'link').split('\n').filter(Boolean).length, 1, 'only lo in the pod');
+      assert.equal(hostLinks(), linksBefore, 'no host veth');
+      // DEL must be retried later: it fails and leaves the attachment intact.
+      const del = host.run('del', conf(), { netns: pod, containerId: 'ready-1', args: k8sArgs('ready') });
+      assert.equal(del.code, 1);
+      assert.equal(del.json?.msg, 'Calico is currently not ready to process requests');
+      assert.ok((await handles()).includes('k8s-pod-network.ready-1'), 'handle kept');
+      assert.ok((await weps()).some((w) => w.key.name === 'node--a-k8s-ready-eth0'), 'endpoint kept');
+      assert.match(podIp(pod, '-o', 'link'), /eth0/, 'interface kept');
+    } finally {
+      await setReady(true);
+    }
+    assert.equal(host.run('del', conf(), { netns: pod, containerId: 'ready-1', args: k8sArgs('ready') }).code, 0);
+    assert.ok(!(await handles()).includes('k8s-pod-network.ready-1'));
+  });
+
   it('malformed NetConf gives CNI error JSON and allocates nothing', async () => {
     const before = await handles();
     const pod = await host.pod();

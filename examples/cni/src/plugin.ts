@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
-import { ResourceExistsError, ResourceNotFoundError, workloadEndpointName, type V3Object } from '@libcalico-ts/api';
+import { ResourceExistsError, ResourceNotFoundError, UpdateConflictError, workloadEndpointName, type V3Object } from '@libcalico-ts/api';
 import type { Datastore, KVPair, ResourceKey } from '@libcalico-ts/datastore';
 import {
   configureWorkloadVethIproute2,
@@ -115,11 +115,32 @@ async function prelude(base: BaseNetConf, env: CniEnv, log: Logger): Promise<{ c
   return { conf, ids, backend, ready };
 }
 
-/** Awaits `ready` first (its error wins), then `other`. */
-async function afterReady<T>(ready: Promise<void>, other: Promise<T>): Promise<T> {
-  other.catch(() => undefined);
+/**
+ * The datastore as the commands use it: reads go out at once, every write first waits for the
+ * readiness check (and fails with its error). So ADD and DEL can start their reads (endpoint,
+ * IPAM config, pools, blocks, handles) while ClusterInformation is being read, and still change
+ * nothing on a datastore that is not ready.
+ */
+function gateWrites(datastore: Datastore, ready: Promise<void>): Datastore {
+  const writes = new Set<PropertyKey>(['createKV', 'updateKV', 'applyKV', 'deleteKV', 'transact']);
+  return new Proxy(datastore, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = (value as (...args: unknown[]) => unknown).bind(target);
+      if (!writes.has(property)) return method;
+      return async (...args: unknown[]) => {
+        await ready;
+        return method(...args);
+      };
+    },
+  });
+}
+
+/** Rethrows `error`, unless the readiness check failed: then its error wins (§5.1 step 8). */
+async function readyFirst(ready: Promise<void>, error: unknown): Promise<never> {
   await ready;
-  return other;
+  throw error;
 }
 
 /** Finds an executable IPAM plugin in CNI_PATH. */
@@ -245,11 +266,11 @@ async function readPod(backend: Backend, ids: Identifiers): Promise<PodInfo> {
 /** ADD. Returns the version-independent result. */
 export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promise<CniResult> {
   const { conf, ids, backend, ready } = await prelude(base, env, log);
-  const ds = backend.datastore;
+  const ds = gateWrites(backend.datastore, ready);
   try {
     const mtu = resolveMtu(conf);
     const owner = ownerOf(ids);
-    const existing = await afterReady(ready, getOrUndefined(ds.getKV(wepKey(ids))));
+    const existing = await getOrUndefined(ds.getKV(wepKey(ids)));
     // Non-Kubernetes repeat ADD: return what is stored, touch nothing else (§5.3).
     if (ids.orchestrator === 'cni') {
       if (conf.featureControl.ipAddrsNoIpam) throw new CniError(CniCode.Calico, 'requested feature is not supported for this runtime: ip_addrs_no_ipam');
@@ -260,7 +281,7 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
           spec.profiles = [...profiles, conf.name];
           await ds.updateKV(existing.key, existing.value, existing.revision);
         }
-        await ensureProfile(conf, backend);
+        await ensureProfile(conf, backend, ds);
         return {
           interfaces: [{ name: String(spec.interfaceName ?? ids.hostIfName) }, { name: ids.ifName, mac: String(spec.mac ?? ''), mtu, sandbox: env.netns }],
           ips: ((spec.ipNetworks as string[] | undefined) ?? []).map((address) => ({ address, interface: 1 })),
@@ -290,7 +311,8 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
       ...(hwAddr ? { containerMac: hwAddr } : {}),
     };
     const t3 = performance.now();
-    const vethCreated = createWorkloadVethIproute2(link).then((veth) => {
+    // Kernel objects, like datastore writes, only once the datastore is known to be ready.
+    const vethCreated = ready.then(() => createWorkloadVethIproute2(link)).then((veth) => {
       log.timing('veth creation (during IPAM)', t3);
       return veth;
     });
@@ -323,6 +345,7 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
         }
       } else {
         const stdin = { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, false) : conf.ipam.raw };
+        await ready; // a delegated plugin allocates: not before the readiness check passed
         ipamResult = parseResult(JSON.parse(await execIpam(conf.ipam.type, env, 'ADD', stdin)));
         release = async () => {
           await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
@@ -377,7 +400,7 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
       const early = !existing && ds.datastoreType !== 'kubernetes';
       const write = async () => {
         const t5 = performance.now();
-        const [pair] = await Promise.all([writeEndpoint(ds, conf, ids, existing, ipNetworks, veth!.containerMac, pod), ensureProfile(conf, backend)]);
+        const [pair] = await Promise.all([writeEndpoint(ds, conf, ids, existing, ipNetworks, veth!.containerMac, pod), ensureProfile(conf, backend, ds)]);
         written = pair;
         log.timing('endpoint and profile write', t5);
       };
@@ -394,14 +417,19 @@ export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promi
         ips: ipNetworks.map((address) => ({ address, interface: 1 })),
       };
       if (ipamResult.routes?.length) result.routes = ipamResult.routes.map((r) => ({ dst: r.dst }));
-        return result;
+      return result;
     } catch (error) {
       // Undo everything (§5.2 last paragraph): the endpoint written here, the veth, the addresses.
-      if (written && !existing) await ds.deleteKV(written.key, written.revision).catch((e: unknown) => log.error(`deleting the endpoint after a failed ADD: ${(e as Error).message}`));
-      await dropVeth();
-      if (release) await release().catch((e: unknown) => log.error(`releasing addresses after a failed ADD: ${(e as Error).message}`));
+      // (Nothing was written or created when the datastore is not ready.)
+      if (await ready.then(() => true, () => false)) {
+        if (written && !existing) await ds.deleteKV(written.key, written.revision).catch((e: unknown) => log.error(`deleting the endpoint after a failed ADD: ${(e as Error).message}`));
+        await dropVeth();
+        if (release) await release().catch((e: unknown) => log.error(`releasing addresses after a failed ADD: ${(e as Error).message}`));
+      }
       throw error;
     }
+  } catch (error) {
+    return readyFirst(ready, error);
   } finally {
     await ds.close();
   }
@@ -442,7 +470,7 @@ async function writeEndpoint(ds: Datastore, conf: CalicoNetConf, ids: Identifier
 }
 
 /** §5.1 step 12: a Profile named after the network, created once (etcd datastore only). */
-async function ensureProfile(conf: CalicoNetConf, backend: Backend): Promise<void> {
+async function ensureProfile(conf: CalicoNetConf, backend: Backend, datastore: Datastore): Promise<void> {
   if (conf.policy.type !== '' || backend.type === 'kubernetes') return;
   const k8s = false;
   const value = {
@@ -456,7 +484,7 @@ async function ensureProfile(conf: CalicoNetConf, backend: Backend): Promise<voi
     },
   } as unknown as V3Object;
   try {
-    await backend.datastore.createKV({ type: 'resource', kind: 'Profile', name: conf.name }, value);
+    await datastore.createKV({ type: 'resource', kind: 'Profile', name: conf.name }, value);
   } catch (error) {
     if (!ResourceExistsError.isInstance(error)) throw calicoFailure('error creating the network profile', error);
   }
@@ -465,18 +493,22 @@ async function ensureProfile(conf: CalicoNetConf, backend: Backend): Promise<voi
 /** DEL (§8.1). Idempotent. */
 export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
   const { conf, ids, backend, ready } = await prelude(base, env, log);
-  const ds = backend.datastore;
+  const ds = gateWrites(backend.datastore, ready);
   const owner = ownerOf(ids);
   const releaseIpam = async () => {
     const t = performance.now();
     if (conf.ipam.type === 'calico-ipam') await ipamDel(ds, conf, owner);
-    else await execIpam(conf.ipam.type, env, 'DEL', { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw });
+    else {
+      const stdin = { ...conf.raw, ipam: ids.orchestrator === 'k8s' ? await hostLocalIpam(conf, backend, ids, true) : conf.ipam.raw };
+      await ready; // a delegated plugin changes its own state: not before the readiness check passed
+      await execIpam(conf.ipam.type, env, 'DEL', stdin);
+    }
     log.timing('IPAM release', t);
   };
-  const deleteEndpoint = async (first: Promise<KVPair | undefined>) => {
+  const deleteEndpoint = async () => {
     const t = performance.now();
     for (let attempt = 0; attempt < 6; attempt++) {
-      const current = attempt === 0 ? await first : await getOrUndefined(ds.getKV(wepKey(ids)));
+      const current = await getOrUndefined(ds.getKV(wepKey(ids)));
       if (!current) break;
       const cid = ((current.value as V3Object).spec as Obj | undefined)?.containerID;
       if (typeof cid === 'string' && cid !== '' && cid !== ids.containerId) break; // an old sandbox's DEL
@@ -485,12 +517,14 @@ export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promi
         break;
       } catch (error) {
         if (ResourceNotFoundError.isInstance(error)) break;
+        if (!UpdateConflictError.isInstance(error)) throw calicoFailure('error deleting endpoint', error);
         if (attempt === 5) throw calicoFailure('error deleting endpoint: endpoint was modified before it could be deleted', error);
       }
     }
     log.timing('endpoint delete', t);
   };
   const teardown = async () => {
+    await ready;
     const t = performance.now();
     await teardownWorkloadInterfaceIproute2({ containerNetns: env.netns || undefined, containerIfName: ids.ifName }).catch((error: unknown) => {
       throw calicoFailure(`error deleting device in netns ${env.netns}`, error);
@@ -498,11 +532,11 @@ export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promi
     log.timing('interface teardown', t);
   };
   try {
-    // The endpoint read overlaps the readiness check; nothing changes before it passed.
-    const current = await afterReady(ready, Promise.resolve(getOrUndefined(ds.getKV(wepKey(ids)))));
     // The endpoint, the interface and the addresses are independent: remove all three at once.
+    // Their reads overlap the readiness check; writes and the kernel wait for it (gateWrites).
     const t = performance.now();
-    const [endpoint, down, released] = await Promise.allSettled([deleteEndpoint(Promise.resolve(current)), teardown(), releaseIpam()]);
+    const [endpoint, down, released] = await Promise.allSettled([deleteEndpoint(), teardown(), releaseIpam()]);
+    await ready;
     log.timing('endpoint delete + interface teardown + IPAM release', t);
     if (endpoint.status === 'rejected') throw ids.orchestrator === 'k8s' ? calicoFailure('', endpoint.reason) : endpoint.reason;
     if (down.status === 'rejected') throw down.reason;

@@ -100,11 +100,17 @@ describe('iproute2 workload plumbing (runner)', () => {
     sysctls.push(`${key.join('.')}=${value}`);
   };
 
-  it('runs create, host batch and one pod-side command', async () => {
+  it('runs create, then the pod-side command, then (after the host sysctls) the host batch', async () => {
     const runner = fakeRunner();
-    const r = await setupWorkloadInterfaceIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', ipv4: ['10.0.0.1'], runner, sysctlWriter, containerMac: '02:00:00:00:00:01' });
+    const order: string[] = [];
+    const recordingWriter = async (key: readonly string[], value: string) => {
+      order.push(`sysctl (after ${runner.calls.length} commands)`);
+      await sysctlWriter(key, value);
+    };
+    const r = await setupWorkloadInterfaceIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', ipv4: ['10.0.0.1'], runner, sysctlWriter: recordingWriter, containerMac: '02:00:00:00:00:01' });
     assert.equal(r.containerMac, '02:00:00:00:00:01');
-    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add', 'ip -batch -', 'nsenter --net=/proc/self/ns/net --']);
+    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add', 'nsenter --net=/proc/self/ns/net --', 'ip -batch -']);
+    assert.ok(order.length > 0 && order.every((o) => o === 'sysctl (after 2 commands)'), 'host sysctls precede the host batch');
     assert.ok(sysctls.includes('net.ipv4.conf.lctsfake0.proxy_arp=1'));
   });
 
@@ -141,8 +147,8 @@ describe('iproute2 workload plumbing (runner)', () => {
     assert.equal(runner.calls[0]!.command.at(-3), veth.containerMac);
     assert.deepEqual({ ...veth, containerMac: '' }, { hostIfName: 'lctsfake0', containerIfName: 'eth0', hostMac: 'ee:ee:ee:ee:ee:ee', containerMac: '', mtu: 1450 });
     const r = await configureWorkloadVethIproute2({ containerNetns: NETNS, hostIfName: 'lctsfake0', mtu: 1450, containerMac: veth.containerMac, ipv4: ['10.0.0.7'], runner, sysctlWriter });
-    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add', 'ip -batch -', 'nsenter --net=/proc/self/ns/net --']);
-    assert.match(runner.calls[2]!.input, /address add 10\.0\.0\.7\/32 dev eth0/);
+    assert.deepEqual(runner.calls.map((c) => c.command.slice(0, 3).join(' ')), ['ip link add', 'nsenter --net=/proc/self/ns/net --', 'ip -batch -']);
+    assert.match(runner.calls[1]!.input, /address add 10\.0\.0\.7\/32 dev eth0/);
     assert.equal(r.containerMac, veth.containerMac);
   });
 

@@ -15,7 +15,7 @@ import { defaultCommandRunner, runChecked, type CommandRunner } from './command.
 import { CommandError } from './errors.js';
 import { CALICO_HOST_MAC, CALICO_IPV4_GATEWAY, CALICO_IPV6_GATEWAY } from './container-side.js';
 import { requireNetns, netnsExists, netnsPath } from './netns.js';
-import { workloadHostSysctls, writeSysctl } from './sysctl.js';
+import { workloadHostSysctls, writeSysctlSync } from './sysctl.js';
 import type { WorkloadInterfaceSpec } from './workload.js';
 import { formatCidr, formatMac, invalid, parseCidr, parseMac, validateInterfaceName, validateMtu } from './validate.js';
 
@@ -29,8 +29,8 @@ export interface Iproute2Options {
   nsenter?: string;
   /** POSIX shell used inside the pod namespace for its sysctls (default `sh`). */
   shell?: string;
-  /** Writes a host-side sysctl (default {@link writeSysctl}: this process's namespace). */
-  sysctlWriter?: (key: readonly string[], value: string) => Promise<void>;
+  /** Writes a host-side sysctl (default {@link writeSysctlSync}: this process's namespace). */
+  sysctlWriter?: (key: readonly string[], value: string) => Promise<void> | void;
 }
 
 /** Options of {@link setupWorkloadInterfaceIproute2} (the host is this process's namespace). */
@@ -300,18 +300,24 @@ async function configurePlanned(options: Iproute2WorkloadOptions, plan: Iproute2
   const ip = options.ip ?? 'ip';
   const hostIfName = plan.createLink[3]!;
   const containerIfName = options.containerIfName ?? 'eth0';
+  // The pod side needs nothing from the host side: it starts first, the host sysctls and the
+  // host batch (link up after its sysctls, then the routes) follow while it runs.
+  const containerRun = runner.run(plan.containerCommand, { input: plan.containerBatch });
+  containerRun.catch(() => undefined);
   try {
-    for (const s of plan.hostSysctls) {
-      try {
-        await (options.sysctlWriter ?? writeSysctl)(s.key, s.value);
-      } catch (error) {
-        if (!s.optional) throw error;
+    try {
+      for (const s of plan.hostSysctls) {
+        try {
+          await (options.sysctlWriter ?? writeSysctlSync)(s.key, s.value);
+        } catch (error) {
+          if (!s.optional) throw error;
+        }
       }
+    } catch (error) {
+      await containerRun.catch(() => undefined);
+      throw error;
     }
-    const [host, container] = await Promise.all([
-      runner.run([ip, '-batch', '-'], { input: plan.hostBatch }),
-      runner.run(plan.containerCommand, { input: plan.containerBatch }),
-    ]);
+    const [host, container] = await Promise.all([runner.run([ip, '-batch', '-'], { input: plan.hostBatch }), containerRun]);
     if (container.exitCode !== 0) throw new CommandError(plan.containerCommand.slice(0, 4), container.exitCode, container.stderr);
     if (host.exitCode !== 0) {
       if (/File exists/.test(host.stderr)) await reportRouteClash(runner, ip, hostIfName, plan.hostRoutes);
