@@ -219,6 +219,62 @@ export class CniHost {
     await start([process.execPath, '-e', outer, socketPath, String(port)]);
     await start(['ip', 'netns', 'exec', this.name, process.execPath, '-e', inner, socketPath, String(port)]);
   }
+  /**
+   * The reverse of {@link relay}: makes `127.0.0.1:<port>` of THIS namespace reachable from the
+   * calling process, on a free loopback port of the real host, which is returned.
+   */
+  async expose(port: number): Promise<number> {
+    const socketPath = join(this.cache, `expose-${port}.sock`);
+    const inner = `const n=require('node:net');n.createServer(c=>{const u=n.connect(Number(process.argv[2]),'127.0.0.1');c.pipe(u).pipe(c);const e=()=>{c.destroy();u.destroy()};c.on('error',e);u.on('error',e)}).listen(process.argv[1],()=>process.stdout.write('0\\n'))`;
+    const outer = `const n=require('node:net');const s=n.createServer(c=>{const u=n.connect(process.argv[1]);c.pipe(u).pipe(c);const e=()=>{c.destroy();u.destroy()};c.on('error',e);u.on('error',e)});s.listen(0,'127.0.0.1',()=>process.stdout.write(s.address().port+'\\n'))`;
+    const start = async (argv: string[]): Promise<number> => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout!.once('data', (d: Buffer) => resolve(d.toString('utf8')));
+        child.once('exit', (c) => reject(new Error(`relay exited with ${c}`)));
+      });
+      this.relays.push({ close: () => child.kill('SIGKILL') });
+      return Number.parseInt(line, 10);
+    };
+    await start(['ip', 'netns', 'exec', this.name, process.execPath, '-e', inner, socketPath, String(port)]);
+    return start([process.execPath, '-e', outer, socketPath]);
+  }
+
+  /**
+   * Starts a single-member etcd INSIDE this namespace on `127.0.0.1:2379`, so that plugins reach
+   * it directly, as on a node whose etcd (or etcd proxy) is local, instead of through the
+   * two-process {@link relay}. Returns the endpoint plugins use and one for this process.
+   * `port` (client; the peer port is the next one) must be free in this namespace.
+   */
+  async startEtcdInside(port = 2379): Promise<{ endpoint: string; outsideEndpoint: string; stop(): Promise<void> }> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lcts-cni-etcd-'));
+    const url = `http://127.0.0.1:${port}`;
+    const peer = `http://127.0.0.1:${port + 1}`;
+    const child = spawn('ip', ['netns', 'exec', this.name, process.env.ETCD_BINARY ?? '/usr/bin/etcd', '--name', 'cni', '--data-dir', dataDir, '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `cni=${peer}`, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    };
+    try {
+      const outside = `http://127.0.0.1:${await this.expose(port)}`;
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`${outside}/health`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (child.exitCode !== null || i > 200) throw new Error(`etcd in ${this.name} did not become healthy: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return { endpoint: url, outsideEndpoint: outside, stop };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+
   /** `ip ...` inside the host namespace. */
   ip(...args: string[]): string {
     return execFileSync('ip', ['netns', 'exec', this.name, 'ip', ...args], { encoding: 'utf8' });

@@ -230,3 +230,12 @@ export class Http1Client {
     this.idle.length = 0;
   }
 }
+
+/**
+ * Parses one complete response text (used to warm the parser up while the startup snapshot is
+ * built, see ./warmup.ts).
+ * @internal
+ */
+export function parseHttpResponseForWarmUp(text: string): Http1Response | undefined {
+  return new ResponseParser().feed(Buffer.from(text, 'utf8'));
+}

@@ -15,6 +15,10 @@
 import { startupSnapshot } from 'node:v8';
 import { run } from './main.js';
 import { setBackendDirectory } from './snapshot-backends.js';
+import { warmUp } from './warmup.js';
+
+// Compile what every invocation runs into the snapshot (the builder waits for this to settle).
+if (!process.env.LCTS_SNAPSHOT_NO_WARMUP) void warmUp();
 
 startupSnapshot.setDeserializeMainFunction(() => {
   const plugin = process.argv[1] === 'calico-ipam' ? 'calico-ipam' : 'calico';

@@ -42,7 +42,7 @@ export { NetnsSession, openNetns, withNetnsSession } from './netns-session.js';
 export type { OpenNetnsOptions } from './netns-session.js';
 export { NetlinkClient } from './netlink/client.js';
 export type { NetlinkClientOptions } from './netlink/client.js';
-export { sysctlPath, interfaceSysctl, readSysctl, writeSysctl, writeSysctlSync, workloadHostSysctls, felixGlobalSysctls } from './sysctl.js';
+export { sysctlPath, interfaceSysctl, readSysctl, writeSysctl, workloadHostSysctls, felixGlobalSysctls } from './sysctl.js';
 export { RouteProtocol, MAIN_TABLE, normalizeRoute, routeKey, routeMatches, toRouteSpec, diffRoutes, reconcileRoutes, renderRoute } from './routes.js';
 export type { NormalizedRoute } from './routes.js';
 export { DEFAULT_INTERFACE_PREFIX, interfacePrefixFromEnv, workloadInterfaceName, containerInterfaceName, vtepMac, CalicoDevice } from './naming.js';

@@ -15,7 +15,7 @@ import { defaultCommandRunner, runChecked, type CommandRunner } from './command.
 import { CommandError } from './errors.js';
 import { CALICO_HOST_MAC, CALICO_IPV4_GATEWAY, CALICO_IPV6_GATEWAY } from './container-side.js';
 import { requireNetns, netnsExists, netnsPath } from './netns.js';
-import { workloadHostSysctls, writeSysctlSync } from './sysctl.js';
+import { workloadHostSysctls, writeSysctl } from './sysctl.js';
 import type { WorkloadInterfaceSpec } from './workload.js';
 import { formatCidr, formatMac, invalid, parseCidr, parseMac, validateInterfaceName, validateMtu } from './validate.js';
 
@@ -29,8 +29,8 @@ export interface Iproute2Options {
   nsenter?: string;
   /** POSIX shell used inside the pod namespace for its sysctls (default `sh`). */
   shell?: string;
-  /** Writes a host-side sysctl (default {@link writeSysctlSync}: this process's namespace). */
-  sysctlWriter?: (key: readonly string[], value: string) => Promise<void> | void;
+  /** Writes a host-side sysctl (default {@link writeSysctl}: this process's namespace). */
+  sysctlWriter?: (key: readonly string[], value: string) => Promise<void>;
 }
 
 /** Options of {@link setupWorkloadInterfaceIproute2} (the host is this process's namespace). */
@@ -308,7 +308,7 @@ async function configurePlanned(options: Iproute2WorkloadOptions, plan: Iproute2
     try {
       for (const s of plan.hostSysctls) {
         try {
-          await (options.sysctlWriter ?? writeSysctlSync)(s.key, s.value);
+          await (options.sysctlWriter ?? writeSysctl)(s.key, s.value);
         } catch (error) {
           if (!s.optional) throw error;
         }

@@ -3,7 +3,6 @@
  * of the process that opens them, so {@link readSysctl}/{@link writeSysctl} act on the namespace of
  * this process. For another namespace use the same methods on a {@link NetnsSession}.
  */
-import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { ResourceNotFoundError } from '@libcalico-ts/api';
 import { invalid, validateInterfaceName } from './validate.js';
@@ -55,23 +54,6 @@ export async function writeSysctl(key: string | readonly string[], value: string
   if (text.includes('\n') || text.length === 0) invalid('value', value, 'sysctl value must be a non-empty single line');
   try {
     await writeFile(path, text);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ResourceNotFoundError(`sysctl ${path}`, { cause: error });
-    throw error;
-  }
-}
-
-/**
- * Synchronous {@link writeSysctl}: a /proc/sys write takes microseconds, and short-lived callers
- * (the CNI plugin writes five per pod) save the thread-pool round trip of each async write.
- * Same errors as {@link writeSysctl}.
- */
-export function writeSysctlSync(key: string | readonly string[], value: string | number): void {
-  const path = sysctlPath(key);
-  const text = String(value);
-  if (text.includes('\n') || text.length === 0) invalid('value', value, 'sysctl value must be a non-empty single line');
-  try {
-    writeFileSync(path, text);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ResourceNotFoundError(`sysctl ${path}`, { cause: error });
     throw error;
