@@ -277,6 +277,53 @@ class EtcdGatewayDatastore implements Datastore {
     return this.decode(canonical, path, kv);
   }
 
+  private decodePage<L extends ListInterface>(list: L, kvs: GwKV[], items: KVPair<KeyOfList<L>>[], errors: Error[]): void {
+    for (const kv of kvs) {
+      const path = Buffer.from(kv.key, 'base64').toString('utf8');
+      const key = pathToKey(path);
+      if (key === undefined || !keyMatchesList(key, list)) continue;
+      try {
+        items.push(this.decode(key, path, kv) as KVPair<KeyOfList<L>>);
+      } catch (error) {
+        errors.push(error as Error);
+      }
+    }
+  }
+
+  /**
+   * @internal Reads many ranges in ONE request (an etcd transaction without conditions, so
+   * all at one revision). Lists are read with the page size of {@link listKV}.
+   */
+  async rangeMany(reads: PrefetchRead[]): Promise<{ revision: string; ranges: GwRange[] }> {
+    if (this.closed) throw new DatastoreError('the etcd datastore is closed');
+    const success: object[] = [];
+    for (const read of reads) {
+      if ('key' in read) success.push({ request_range: { key: b64(keyToPath(read.key)) } });
+      else for (const prefix of listToPrefixes(read.list)) success.push({ request_range: { key: b64(prefix), range_end: prefixEnd(prefix), limit: String(PAGE) } });
+    }
+    if (success.length > MAX_TXN_OPS) throw new ValidationError([{ name: 'reads', value: reads.length, reason: `at most ${MAX_TXN_OPS} ranges per request` }]);
+    const response = await this.call<GwTxn>('/v3/kv/txn', { compare: [], success, failure: [] });
+    return { revision: String(response.header?.revision ?? '0'), ranges: (response.responses ?? []).map((r) => r.response_range ?? {}) };
+  }
+
+  /** @internal {@link getKV} answered from a range read by {@link rangeMany}. */
+  getFromRange<K extends Key>(key: K, range: GwRange): KVPair<K> {
+    const { path, canonical, identifier } = this.prepare(key);
+    const kv = range.kvs?.[0];
+    if (kv === undefined) throw new ResourceNotFoundError(identifier);
+    return this.decode(canonical, path, kv);
+  }
+
+  /** @internal {@link listKV} answered from complete ranges read by {@link rangeMany} (one per prefix). */
+  listFromRanges<L extends ListInterface>(list: L, ranges: GwRange[], revision: string): KVList<KeyOfList<L>> {
+    const items: KVPair<KeyOfList<L>>[] = [];
+    const errors: Error[] = [];
+    for (const range of ranges) this.decodePage(list, range.kvs ?? [], items, errors);
+    const result: KVList<KeyOfList<L>> = { items, revision };
+    if (errors.length > 0) result.errors = errors;
+    return result;
+  }
+
   async listKV<L extends ListInterface>(list: L): Promise<KVList<KeyOfList<L>>> {
     if (this.closed) throw new DatastoreError('the etcd datastore is closed');
     const items: KVPair<KeyOfList<L>>[] = [];
@@ -289,16 +336,7 @@ class EtcdGatewayDatastore implements Datastore {
         const page = await this.call<GwRange>('/v3/kv/range', { key: from, range_end: end, limit: String(PAGE), ...(revision ? { revision } : {}) });
         revision ??= String(page.header?.revision ?? '0');
         const kvs = page.kvs ?? [];
-        for (const kv of kvs) {
-          const path = Buffer.from(kv.key, 'base64').toString('utf8');
-          const key = pathToKey(path);
-          if (key === undefined || !keyMatchesList(key, list)) continue;
-          try {
-            items.push(this.decode(key, path, kv) as KVPair<KeyOfList<L>>);
-          } catch (error) {
-            errors.push(error as Error);
-          }
-        }
+        this.decodePage(list, kvs, items, errors);
         if (!page.more || kvs.length === 0) break;
         from = b64(Buffer.concat([Buffer.from(kvs[kvs.length - 1]!.key, 'base64'), Buffer.from([0])]));
       }
@@ -367,4 +405,77 @@ class EtcdGatewayDatastore implements Datastore {
     this.closed = true;
     for (const client of this.clients) client.close();
   }
+}
+
+/** One read for {@link prefetching}: a key (getKV) or a list (listKV). */
+export type PrefetchRead = { key: Key } | { list: ListInterface };
+
+interface RangeReader extends Datastore {
+  rangeMany(reads: PrefetchRead[]): Promise<{ revision: string; ranges: GwRange[] }>;
+  getFromRange<K extends Key>(key: K, range: GwRange): KVPair<K>;
+  listFromRanges<L extends ListInterface>(list: L, ranges: GwRange[], revision: string): KVList<KeyOfList<L>>;
+}
+
+function isRangeReader(datastore: Datastore): datastore is RangeReader {
+  return typeof (datastore as Partial<RangeReader>).rangeMany === 'function';
+}
+
+/**
+ * A view of `datastore` that sends `reads` to etcd at once, in ONE request (a condition-less
+ * transaction, so all at one revision), and answers the first `getKV` / `listKV` of each of them
+ * from it; any later read, any read not listed and every write go to `datastore` as usual. A CNI
+ * invocation knows which reads it and the IPAM engine will issue (readiness, endpoint, IPAM
+ * config, pools, reservations, node, affinities, handles): one round trip instead of one each.
+ *
+ * The answers are as fresh as the request that starts the invocation: a value changed meanwhile
+ * is the same race as a concurrent writer, and every write the IPAM engine makes is a
+ * compare-and-swap on the revision it read. When the batch fails, or a list did not fit in one
+ * page, the read simply goes to `datastore`. Without the gateway datastore (gRPC, Kubernetes),
+ * `datastore` itself is returned.
+ */
+export function prefetching(datastore: Datastore, reads: PrefetchRead[]): Datastore {
+  if (!isRangeReader(datastore) || reads.length === 0) return datastore;
+  const batch = datastore.rangeMany(reads).catch(() => undefined);
+  const gets = new Map<string, Promise<GwRange | undefined>>();
+  const lists = new Map<string, Promise<{ revision: string; ranges: GwRange[] } | undefined>>();
+  let index = 0;
+  for (const read of reads) {
+    const at = index;
+    if ('key' in read) {
+      index += 1;
+      gets.set(keyToPath(read.key), batch.then((b) => b?.ranges[at]));
+    } else {
+      const count = listToPrefixes(read.list).length;
+      index += count;
+      lists.set(listToPrefixes(read.list).join('\0'), batch.then((b) => (b ? { revision: b.revision, ranges: b.ranges.slice(at, at + count) } : undefined)));
+    }
+  }
+  const getKV = async <K extends Key>(key: K): Promise<KVPair<K>> => {
+    const path = keyToPath(key);
+    const entry = gets.get(path);
+    if (entry !== undefined) {
+      gets.delete(path);
+      const range = await entry;
+      if (range !== undefined) return datastore.getFromRange(key, range);
+    }
+    return datastore.getKV(key);
+  };
+  const listKV = async <L extends ListInterface>(list: L): Promise<KVList<KeyOfList<L>>> => {
+    const id = listToPrefixes(list).join('\0');
+    const entry = lists.get(id);
+    if (entry !== undefined) {
+      lists.delete(id);
+      const answer = await entry;
+      if (answer !== undefined && answer.ranges.every((r) => !r.more)) return datastore.listFromRanges(list, answer.ranges, answer.revision);
+    }
+    return datastore.listKV(list);
+  };
+  return new Proxy(datastore, {
+    get(target, property) {
+      if (property === 'getKV') return getKV;
+      if (property === 'listKV') return listKV;
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -150,15 +150,19 @@ async function releaseQuietly(ipam: IPAM, handleId: string): Promise<void> {
   }
 }
 
+/** The handles DEL releases: Calico's `<network>.<container id>` and the legacy workload handle (§4.4). */
+export function ipamHandles(conf: CalicoNetConf, owner: IpamOwner): string[] {
+  const legacy = owner.pod !== undefined && owner.namespace !== undefined ? `${owner.namespace}.${owner.pod}` : owner.containerId;
+  return [handleIdOf(conf.name, owner.containerId), legacy];
+}
+
 /**
  * Releases an attachment's addresses: its handle, then the legacy workload handle (§8.2).
  * A handle that does not exist is not an error (DEL is idempotent).
  */
 export async function ipamDel(datastore: Datastore, conf: CalicoNetConf, owner: IpamOwner): Promise<void> {
   const ipam = createIPAM(datastore, { hostname: owner.nodename });
-  const legacy = owner.pod !== undefined && owner.namespace !== undefined ? `${owner.namespace}.${owner.pod}` : owner.containerId;
-  const handles = [handleIdOf(conf.name, owner.containerId), legacy];
-  const outcomes = await Promise.allSettled(handles.map((handle) => ipam.releaseByHandle(handle)));
+  const outcomes = await Promise.allSettled(ipamHandles(conf, owner).map((handle) => ipam.releaseByHandle(handle)));
   for (const outcome of outcomes) {
     if (outcome.status === 'rejected' && !ResourceNotFoundError.isInstance(outcome.reason)) throw calicoFailure('failed to release addresses', outcome.reason);
   }

@@ -20,7 +20,8 @@ import {
 } from '@libcalico-ts/dataplane';
 import { CniCode, CniError, parseResult, type CniEnv, type CniResult } from './cni.js';
 import { openBackend, type Backend } from './backend.js';
-import { calicoFailure, handleIdOf, ipamAdd, ipamAddresses, ipamDel, ipamGc, type IpamAddOptions, type IpamOwner } from './ipam.js';
+import { prefetching, type PrefetchRead } from './etcd-gateway.js';
+import { calicoFailure, handleIdOf, ipamAdd, ipamAddresses, ipamDel, ipamGc, ipamHandles, type IpamAddOptions, type IpamOwner } from './ipam.js';
 import { parseNetConf, resolveMtu, resolveNodename, type CalicoNetConf } from './netconf.js';
 import type { BaseNetConf } from './cni.js';
 import { podAnnotations, type AddressRequest } from './annotations.js';
@@ -82,11 +83,35 @@ async function getOrUndefined<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
+const CLUSTER_INFORMATION: ResourceKey = { type: 'resource', kind: 'ClusterInformation', name: 'default' };
+
+/** What ADD reads first (besides ClusterInformation), to fetch it in one request: see {@link prefetching}. */
+function addReads(conf: CalicoNetConf, ids: Identifiers): PrefetchRead[] {
+  const reads: PrefetchRead[] = [{ key: wepKey(ids) }];
+  if (conf.ipam.type === 'calico-ipam') {
+    // The IPAM engine's first reads of an auto-assignment.
+    reads.push({ list: { type: 'ipamConfig' } }, { list: { type: 'resource', kind: 'IPReservation' } }, { key: { type: 'resource', kind: 'Node', name: ids.nodename } }, { list: { type: 'resource', kind: 'IPPool' } });
+    if (conf.ipam.assignIpv4 !== 'false') reads.push({ list: { type: 'blockAffinity', host: ids.nodename, ipVersion: 4, affinityType: 'host' } });
+    if (conf.ipam.assignIpv6 === 'true') reads.push({ list: { type: 'blockAffinity', host: ids.nodename, ipVersion: 6, affinityType: 'host' } });
+  }
+  return reads;
+}
+
+/** What DEL reads first (besides ClusterInformation): the endpoint, both handles, the IPAM engine's release reads. */
+function delReads(conf: CalicoNetConf, ids: Identifiers): PrefetchRead[] {
+  const reads: PrefetchRead[] = [{ key: wepKey(ids) }];
+  if (conf.ipam.type === 'calico-ipam') {
+    for (const handleId of ipamHandles(conf, ownerOf(ids))) reads.push({ key: { type: 'handle', handleId } });
+    reads.push({ list: { type: 'ipamConfig' } }, { key: { type: 'resource', kind: 'Node', name: ids.nodename } }, { list: { type: 'resource', kind: 'IPPool' } });
+  }
+  return reads;
+}
+
 /** §5.1 step 8: ClusterInformation `default` must say the datastore is ready. */
 async function checkReady(datastore: Datastore, code: number = CniCode.Calico): Promise<void> {
   let info: KVPair;
   try {
-    info = await datastore.getKV({ type: 'resource', kind: 'ClusterInformation', name: 'default' });
+    info = await datastore.getKV(CLUSTER_INFORMATION);
   } catch (error) {
     throw new CniError(code, `error getting ClusterInformation: ${(error as Error).message}`);
   }
@@ -98,7 +123,12 @@ async function checkReady(datastore: Datastore, code: number = CniCode.Calico): 
  * returned as `ready`: callers may issue reads meanwhile but await it before changing anything,
  * so a not-ready datastore still fails the command before any write.
  */
-async function prelude(base: BaseNetConf, env: CniEnv, log: Logger): Promise<{ conf: CalicoNetConf; ids: Identifiers; backend: Backend; ready: Promise<void> }> {
+async function prelude(
+  base: BaseNetConf,
+  env: CniEnv,
+  log: Logger,
+  reads: (conf: CalicoNetConf, ids: Identifiers) => PrefetchRead[] = () => [],
+): Promise<{ conf: CalicoNetConf; ids: Identifiers; backend: Backend; datastore: Datastore; ready: Promise<void> }> {
   const tp = performance.now();
   const conf = parseNetConf(base);
   log.setLevel(conf.logLevel, conf.logFilePath);
@@ -109,10 +139,12 @@ async function prelude(base: BaseNetConf, env: CniEnv, log: Logger): Promise<{ c
   const backend = await openBackend(conf, env.vars);
   log.timing('datastore client', t0);
   const t1 = performance.now();
-  const ready = checkReady(backend.datastore).then(() => log.timing('datastore ready check', t1));
+  // The readiness check and the reads the command will make go out as one request (etcd gateway).
+  const datastore = prefetching(backend.datastore, [{ key: CLUSTER_INFORMATION }, ...reads(conf, ids)]);
+  const ready = checkReady(datastore).then(() => log.timing('datastore ready check', t1));
   // Awaited by the caller; this only keeps an early failure from being reported as unhandled.
   ready.catch(() => undefined);
-  return { conf, ids, backend, ready };
+  return { conf, ids, backend, datastore, ready };
 }
 
 /**
@@ -265,8 +297,8 @@ async function readPod(backend: Backend, ids: Identifiers): Promise<PodInfo> {
 
 /** ADD. Returns the version-independent result. */
 export async function cmdAdd(base: BaseNetConf, env: CniEnv, log: Logger): Promise<CniResult> {
-  const { conf, ids, backend, ready } = await prelude(base, env, log);
-  const ds = gateWrites(backend.datastore, ready);
+  const { conf, ids, backend, datastore, ready } = await prelude(base, env, log, addReads);
+  const ds = gateWrites(datastore, ready);
   try {
     const mtu = resolveMtu(conf);
     const owner = ownerOf(ids);
@@ -492,8 +524,8 @@ async function ensureProfile(conf: CalicoNetConf, backend: Backend, datastore: D
 
 /** DEL (§8.1). Idempotent. */
 export async function cmdDel(base: BaseNetConf, env: CniEnv, log: Logger): Promise<void> {
-  const { conf, ids, backend, ready } = await prelude(base, env, log);
-  const ds = gateWrites(backend.datastore, ready);
+  const { conf, ids, backend, datastore, ready } = await prelude(base, env, log, delReads);
+  const ds = gateWrites(datastore, ready);
   const owner = ownerOf(ids);
   const releaseIpam = async () => {
     const t = performance.now();
