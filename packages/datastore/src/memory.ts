@@ -1264,6 +1264,8 @@ class Store {
   }
 }
 
+const validFrozenLists = new WeakSet<object>();
+
 /** Validates `transact`'s list conditions (before anything is looked up). */
 function parseListConditions(options: TxnOptions | undefined, capabilities: DatastoreCapabilities): { list: ListInterface; after: number; index: number }[] {
   if (options === undefined) return [];
@@ -1277,7 +1279,12 @@ function parseListConditions(options: TxnOptions | undefined, capabilities: Data
   }
   return conditions.map((condition: ListCondition, index: number) => {
     if (!isPlainObject(condition)) throw new ValidationError([{ name: `options.listConditions[${index}]`, value: condition, reason: 'must be {list, notModifiedAfter}' }]);
-    validateList(condition.list);
+    const list = condition.list;
+    // A frozen list cannot change after it was checked: check it once (IPAM reuses its lists).
+    if (!(typeof list === 'object' && list !== null && validFrozenLists.has(list))) {
+      validateList(list);
+      if (Object.isFrozen(list)) validFrozenLists.add(list);
+    }
     return { list: condition.list, after: parseRevision(condition.notModifiedAfter, `options.listConditions[${index}].notModifiedAfter`), index };
   });
 }

@@ -30,6 +30,7 @@ import type {
   IPAMHandle,
   Key,
   KVPair,
+  ListInterface,
   ResourceKey,
   TxnCondition,
   TxnOperation,
@@ -307,6 +308,8 @@ interface FastView {
   readonly affinity: string;
   readonly host: string;
   readonly affinityType: 'host' | 'virtual';
+  /** The owner's affinity list of the family (frozen: datastores may check it once). */
+  readonly affinityList: ListInterface;
   readonly allowed: FastCandidate[];
   readonly conditions: TxnCondition[];
   /** Candidates before `hint` were full when seen (until `hintUntil`, while `blockEpoch` is `hintEpoch`). */
@@ -331,6 +334,9 @@ interface FamilyView {
   /** Atomic datastores: conditions on the context the decision used (config, node, pools, reservations). */
   conditions: TxnCondition[];
 }
+
+const POOL_LIST: ListInterface = Object.freeze({ type: 'resource', kind: 'IPPool' });
+const RESERVATION_LIST: ListInterface = Object.freeze({ type: 'resource', kind: 'IPReservation' });
 
 const CACHE_LIMITS = { nodes: 16_384, affinities: 16_384, blocks: 65_536, handles: 4_096 } as const;
 /** Above this many pool + reservation conditions, those lists are read on every call instead. */
@@ -1554,6 +1560,7 @@ export class IPAM {
       affinity: `${affinityType}:${host}`,
       host,
       affinityType,
+      affinityList: Object.freeze({ type: 'blockAffinity', host, ipVersion: version, affinityType }),
       allowed,
       conditions: this.contextConditions(config, node, pools, reservations, version),
       hint: 0,
@@ -1566,13 +1573,12 @@ export class IPAM {
   }
 
   /** Validated mode: the list conditions proving a fast view's pools, reservations and affinities current. */
-  private fastListConditions(view: FastView, version: IPVersion): TxnOptions {
-    const { affinityType, host } = view;
+  private fastListConditions(view: FastView): TxnOptions {
     return {
       listConditions: [
-        { list: { type: 'resource', kind: 'IPPool' }, notModifiedAfter: view.pools.revision },
-        { list: { type: 'resource', kind: 'IPReservation' }, notModifiedAfter: view.reservations.revision },
-        { list: { type: 'blockAffinity', host, ipVersion: version, affinityType }, notModifiedAfter: view.affinities.revision! },
+        { list: POOL_LIST, notModifiedAfter: view.pools.revision },
+        { list: RESERVATION_LIST, notModifiedAfter: view.reservations.revision },
+        { list: view.affinityList, notModifiedAfter: view.affinities.revision! },
       ],
     };
   }
@@ -1653,7 +1659,7 @@ export class IPAM {
     for (const c of view.conditions) conditions.push(c);
     conditions.push({ key: candidate.affinity.key, revision: candidate.affinity.revision });
     for (const c of skipped) conditions.push(c);
-    const options = validated ? this.fastListConditions(view, version) : undefined;
+    const options = validated ? this.fastListConditions(view) : undefined;
     let result;
     try {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:commit', keys);
