@@ -63,6 +63,8 @@ const lazyBackends = {
 for (const plugin of ['calico', 'calico-ipam', 'calico-cni-server']) {
   await build({ ...common, entryPoints: [join(here, 'src', `${plugin}.ts`)], outfile: join(dist, `${plugin}.mjs`), plugins: [lazyBackends], metafile: false });
 }
+// The server as a library (package export "./server"), e.g. for `calico-agent run --cni-socket`.
+await build({ ...common, entryPoints: [join(here, 'src', 'server.ts')], outfile: join(dist, 'server.mjs'), plugins: [lazyBackends], metafile: false });
 // The snapshot: one CommonJS file for both plugins; backend imports become require()s of the
 // backend files at run time (src/snapshot-backends.ts).
 const snapshotBackends = {

@@ -6,6 +6,7 @@
  *                     [--bird-dir DIR] [--bird-socket PATH] [--dialect calico|bird2]
  *                     [--metrics-address HOST:PORT|none] [--calico-version v3.N] [--no-iptables]
  *                     [--resync-interval SECONDS] [--secrets-dir DIR] [--log-level debug|info|warn|error]
+ *                     [--cni-socket PATH]
  * calico-agent routes --node NAME [--config FILE] [--netns NAME] [--backend ...] [--calico-version v3.N] [--parent-device DEV]
  * calico-agent bird   --node NAME --out DIR --onetime [--dialect calico|bird2] [--config FILE] [--secrets-dir DIR]
  * ```
@@ -40,6 +41,8 @@ Options:
   --secrets-dir DIR          BGP passwords from files DIR/<secret-name>/<key> (a Secret volume mount);
                              default with DATASTORE_TYPE=kubernetes: the Secrets in $NAMESPACE
                              (default kube-system) through the Kubernetes API
+  --cni-socket PATH          also serve the CNI plugins on this unix socket (thick-plugin mode of
+                             examples/cni; the agent must run in the host namespace: no --netns)
   --log-level LEVEL          debug, info (default), warn, error
   --out DIR, --onetime       see 'bird'
   -h, --help                 this text
@@ -68,12 +71,14 @@ export interface CliOptions {
   onetime: boolean;
   /** `--secrets-dir`: BGP password Secrets as files `DIR/<name>/<key>`. */
   secretsDir?: string;
+  /** `--cni-socket`: serve the CNI plugins on this unix socket (`run` only). */
+  cniSocket?: string;
 }
 
 const VALUE_FLAGS = new Set([
   '--node', '--config', '--netns', '--ip', '--backend', '--bird-dir', '--bird-socket', '--dialect',
   '--metrics-address', '--calico-version', '--parent-device', '--resync-interval', '--log-level', '--out',
-  '--secrets-dir',
+  '--secrets-dir', '--cni-socket',
 ]);
 
 /** Thrown for `--help`: print usage, exit 0. */
@@ -132,6 +137,10 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
   const secretsDir = values.get('--secrets-dir');
   if (secretsDir !== undefined && secretsDir === '') fields.push({ name: '--secrets-dir', value: secretsDir, reason: 'must be a directory path' });
   if (secretsDir !== undefined && command === 'routes') fields.push({ name: '--secrets-dir', value: secretsDir, reason: 'only run and bird use BGP passwords' });
+  const cniSocket = values.get('--cni-socket');
+  if (cniSocket !== undefined && !cniSocket.startsWith('/')) fields.push({ name: '--cni-socket', value: cniSocket, reason: 'must be an absolute path' });
+  if (cniSocket !== undefined && command !== 'run') fields.push({ name: '--cni-socket', value: cniSocket, reason: 'only run serves the CNI plugins' });
+  if (cniSocket !== undefined && netns !== undefined) fields.push({ name: '--cni-socket', value: cniSocket, reason: 'the CNI server wires pods in the agent\'s own namespace: not with --netns' });
   if (command === 'bird') {
     if (!values.has('--out')) fields.push({ name: '--out', value: undefined, reason: 'required by bird' });
     if (!switches.has('--onetime')) fields.push({ name: '--onetime', value: undefined, reason: 'bird only runs once (use run to keep the files current)' });
@@ -148,7 +157,7 @@ export function parseArgs(argv: readonly string[], env: Readonly<Record<string, 
     logLevel: logLevel as LogLevel,
     onetime: switches.has('--onetime'),
   };
-  const optional = { config: '--config', netns: '--netns', ip: '--ip', birdDir: '--bird-dir', birdSocket: '--bird-socket', calicoVersion: '--calico-version', parentDevice: '--parent-device', out: '--out', secretsDir: '--secrets-dir' } as const;
+  const optional = { config: '--config', netns: '--netns', ip: '--ip', birdDir: '--bird-dir', birdSocket: '--bird-socket', calicoVersion: '--calico-version', parentDevice: '--parent-device', out: '--out', secretsDir: '--secrets-dir', cniSocket: '--cni-socket' } as const;
   for (const [field, flag] of Object.entries(optional)) {
     const value = values.get(flag);
     if (value !== undefined) (out as unknown as Record<string, string>)[field] = value;

@@ -15,6 +15,7 @@ import { HelpRequested, USAGE, parseArgs, type CliOptions } from './cli.js';
 import { createLogger, type Logger } from './log.js';
 import { parseListenAddress } from './metrics.js';
 import { DirectorySecretSource, PasswordResolver, type SecretSource } from './secrets.js';
+import { startAgentCniServer, type AgentCniServer } from './cni-server.js';
 
 /** The datastore configuration: `--config FILE`, else the environment (as calicoctl). */
 async function loadConfig(options: CliOptions): Promise<CalicoAPIConfig> {
@@ -165,10 +166,12 @@ async function runCommand(options: CliOptions, log: Logger): Promise<number> {
     ...(process.env.NAMESPACE ? { namespace: process.env.NAMESPACE } : {}),
   });
   let stopping: Promise<void> | undefined;
+  let cniServer: AgentCniServer | undefined;
   const shutdown = (signal: string) => {
     if (stopping) return;
     log.info('stopping (routes and devices are left in place)', { signal });
     stopping = (async () => {
+      await cniServer?.close().catch((error: unknown) => log.warn('closing the CNI server failed', { error }));
       await agent.stop();
       await secrets?.close().catch(() => undefined);
       await client.close().catch((error) => log.warn('closing the datastore failed', { error }));
@@ -185,6 +188,7 @@ async function runCommand(options: CliOptions, log: Logger): Promise<number> {
   });
   try {
     await agent.start();
+    if (options.cniSocket) cniServer = await startAgentCniServer(options.cniSocket, log);
   } catch (error) {
     shutdown('start failure');
     await stopping;
