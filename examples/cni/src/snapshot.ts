@@ -18,7 +18,10 @@ import { setBackendDirectory } from './snapshot-backends.js';
 import { warmUp } from './warmup.js';
 
 // Compile what every invocation runs into the snapshot (the builder waits for this to settle).
-if (!process.env.LCTS_SNAPSHOT_NO_WARMUP) void warmUp();
+// A failing warm-up only costs speed: report it and snapshot anyway.
+if (!process.env.LCTS_SNAPSHOT_NO_WARMUP) {
+  warmUp().catch((error: unknown) => process.stderr.write(`cni snapshot: warm-up failed, invocations will compile lazily: ${(error as Error)?.stack ?? String(error)}\n`));
+}
 
 startupSnapshot.setDeserializeMainFunction(() => {
   const plugin = process.argv[1] === 'calico-ipam' ? 'calico-ipam' : 'calico';
