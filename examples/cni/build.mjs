@@ -120,6 +120,7 @@ function buildSnapshot() {
     console.warn(`cni build: no startup snapshot (the launchers will run the bundles): ${made.stderr.trim().split('\n').slice(-3).join(' ')}`);
     return;
   }
+  for (const line of made.stderr.split('\n')) if (line.includes('warm-up failed')) console.warn(line);
   // The node binary and any libnode it maps: the blob is valid while none of them changed.
   const files = [process.execPath];
   try {
