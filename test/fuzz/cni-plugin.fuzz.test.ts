@@ -128,7 +128,8 @@ function runPlugin(plugin: string, c: Case): Promise<{ code: number | null; sign
   return new Promise((resolve) => {
     const started = Date.now();
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch, ...c.env };
-    const child = spawn(process.execPath, [join(CNI, 'bin', plugin)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // The launcher itself (a #!/bin/sh script choosing the snapshot or the bundle), as a runtime execs it.
+    const child = spawn(join(CNI, 'bin', plugin), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));

@@ -74,7 +74,7 @@ function conf(keyFile: string, plugin = 'calico'): string {
 
 function run(plugin: string, command: string, stdin: string, containerId: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(CNI, 'bin', plugin)], {
+    const child = spawn(join(CNI, 'bin', plugin), [], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: '/nonexistent/netns', CNI_IFNAME: 'eth0', CNI_PATH: cniPath, CNI_ARGS: '', CALICO_CNI_LOG_LEVEL: 'debug' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

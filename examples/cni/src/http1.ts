@@ -10,6 +10,7 @@
  * Scope: exactly what the etcd JSON gateway needs. No redirects, no proxies, no compression,
  * no pipelining (one request at a time per socket; concurrent requests open more sockets).
  */
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type tls from 'node:tls';
 
@@ -141,7 +142,9 @@ export class Http1Client {
 
   private async connect(): Promise<net.Socket> {
     if (!this.secure) return net.connect({ host: this.host, port: this.port, noDelay: true });
-    this.tlsModule ??= (await import('node:tls')).default;
+    // Loaded on first use, with require(): a process restored from the plugins' V8 startup
+    // snapshot has no dynamic import() (and most invocations never need TLS).
+    this.tlsModule ??= createRequire(process.execPath)('node:tls') as typeof tls;
     const servername = net.isIP(this.host) === 0 ? this.host : undefined;
     return this.tlsModule.connect({ host: this.host, port: this.port, ...(servername ? { servername } : {}), ...this.tlsOptions });
   }
