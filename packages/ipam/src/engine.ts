@@ -1630,7 +1630,7 @@ export class IPAM {
       if (entry.at + ttl < until) until = entry.at + ttl;
     }
     if (i >= candidates.length || !entry) return undefined;
-    if (i > 0 && (i !== view.hint || view.hintEpoch !== this.blockEpoch)) {
+    if (i > 0 && (!fromHint || i !== view.hint)) {
       view.hint = i;
       view.hintUntil = until;
       view.hintEpoch = this.blockEpoch;
