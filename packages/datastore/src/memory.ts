@@ -790,6 +790,8 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     readonly table: Table;
     readonly value: unknown;
     readonly fast: boolean;
+    /** The current entry when the caller just looked it up (null: absent), so commit need not. */
+    known?: Entry | null;
   }
 
   /** Applies changes under one new revision, logs them and feeds the watches. */
@@ -800,7 +802,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
     const events: LogEvent[] = [];
     let changed = false;
     for (const change of changes) {
-      const previous = change.table.get(change.id);
+      const previous = change.known !== undefined ? (change.known ?? undefined) : change.table.get(change.id);
       changed = changed || change.value !== undefined || previous !== undefined;
       if (change.value === undefined) {
         if (!previous) continue;
@@ -971,7 +973,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       if (!Array.isArray(operations) || operations.length === 0) {
         throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a non-empty array' }]);
       }
-      const checks: { key: Key; id: string; revision: string | undefined }[] = [];
+      const checks: { key: Key; id: string; revision: string | undefined; existing?: Entry | null }[] = [];
       const listChecks = parseListConditions(txnOptions, capabilities);
       // (Each check is looked up after the hook, right before the commit.)
       for (let i = 0; i < conditions.length; i++) {
@@ -1008,6 +1010,7 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
       ensureOpen();
       for (const check of checks) {
         const existing = store.get(check.key, check.id);
+        check.existing = existing ?? null;
         if (check.revision === undefined) {
           if (existing) throw new ResourceExistsError(keyIdentifier(existing.key), { message: `transaction condition failed: ${describe(existing.key)} exists` });
         } else if (!existing || String(existing.revision) !== check.revision) {
@@ -1023,6 +1026,15 @@ export function createMemoryDatastore(options: MemoryDatastoreOptions = {}): Mem
           throw new UpdateConflictError(`list ${describeList(check.list)}`, {
             message: `transaction condition failed: listConditions[${check.index}]: ${describeList(check.list)} changed at revision ${changed}, after ${check.after}`,
           });
+        }
+      }
+      // Keys just checked need no second lookup in commit (nothing can run in between).
+      for (const w of writes) {
+        for (const check of checks) {
+          if (check.id === w.id) {
+            w.known = check.existing;
+            break;
+          }
         }
       }
       const written = commit(writes);

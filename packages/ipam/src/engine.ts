@@ -344,8 +344,19 @@ const MAX_CONTEXT_CONDITIONS = 48;
 /** Walk blocks whose revisions a claim is conditioned on (beyond: cacheTtlMs bounds staleness). */
 const MAX_WALK_CONDITIONS = 32;
 
+/**
+ * Sets `key` in a bounded cache. When full, the older half goes in one pass: evicting one entry
+ * per insertion through `keys().next()` would walk the deleted slots V8 keeps at the front of
+ * the table until its next rehash (microseconds per call on a full handle cache).
+ */
 function remember<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
-  if (!map.has(key) && map.size >= limit) map.delete(map.keys().next().value as K);
+  if (map.size >= limit && !map.has(key)) {
+    let drop = map.size - (limit >> 1);
+    for (const old of map.keys()) {
+      map.delete(old);
+      if (--drop <= 0) break;
+    }
+  }
   map.set(key, value);
 }
 
