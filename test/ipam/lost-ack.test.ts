@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CalicoError, DatastoreUnavailableError } from '@libcalico-ts/api';
 import type { Datastore } from '@libcalico-ts/datastore';
-import { createIPAM, type IPAM, type WritePoint } from '@libcalico-ts/ipam';
+import { createIPAM, type AutoAssignArgs, type IPAM, type WritePoint } from '@libcalico-ts/ipam';
 import { FakeClock, FaultInjector, seededRandom } from '@libcalico-ts/ipam/testing';
 import { etcdBackend, memoryBackend, type Backend } from './backends.js';
 import { assertIPAMInvariants } from './invariants.js';
@@ -47,6 +47,21 @@ function suite(label: string, backendPromise: Promise<Backend | undefined>, atom
       for (const ds of opened) await ds.close().catch(() => {});
       await backend.shutdown?.();
     });
+
+    /** Another engine runs `args` right before the first `assign:commit` of `e`'s engine (a real lost race). */
+    function raceAtFirstCommit(e: Env, args: AutoAssignArgs): { raced: boolean } {
+      const other = createIPAM(e.ds, { clock: new FakeClock(), maxRetryJitterMs: 0, useTransactions: atomic });
+      const race = { raced: false };
+      const before = e.faults.beforeWrite.bind(e.faults);
+      e.faults.beforeWrite = async (point, keys) => {
+        await before(point, keys);
+        if (point === 'assign:commit' && !race.raced) {
+          race.raced = true;
+          await other.autoAssign(args);
+        }
+      };
+      return race;
+    }
 
     async function env(): Promise<Env> {
       const ds = await backend!.create();
@@ -139,18 +154,9 @@ function suite(label: string, backendPromise: Promise<Backend | undefined>, atom
     test('autoAssign: a real lost race (another writer, same block version, other handle) is not mistaken for ours', async () => {
       const e = await env();
       await e.ipam.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'warm' });
-      const other = createIPAM(e.ds, { clock: new FakeClock(), maxRetryJitterMs: 0, useTransactions: atomic });
-      let raced = false;
-      const before = e.faults.beforeWrite.bind(e.faults);
-      e.faults.beforeWrite = async (point, keys) => {
-        await before(point, keys);
-        if (point === 'assign:commit' && !raced) {
-          raced = true;
-          await other.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'rival' });
-        }
-      };
+      const race = raceAtFirstCommit(e, { num4: 1, hostname: 'a', intendedUse: W, handleId: 'rival' });
       const mine = (await e.ipam.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'h1' })).ipv4!.ips;
-      assert.ok(raced);
+      assert.ok(race.raced);
       const theirs = await e.ipam.ipsByHandle('rival');
       assert.notDeepEqual(bare(mine), bare(theirs), 'different addresses');
       await assertHolds(e, 'h1', mine);
@@ -159,18 +165,9 @@ function suite(label: string, backendPromise: Promise<Backend | undefined>, atom
     test('autoAssign: same handle, same block version, more addresses by another writer: not taken as ours', async () => {
       const e = await env();
       await e.ipam.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'warm' });
-      const other = createIPAM(e.ds, { clock: new FakeClock(), maxRetryJitterMs: 0, useTransactions: atomic });
-      let raced = false;
-      const before = e.faults.beforeWrite.bind(e.faults);
-      e.faults.beforeWrite = async (point, keys) => {
-        await before(point, keys);
-        if (point === 'assign:commit' && !raced) {
-          raced = true;
-          await other.autoAssign({ num4: 2, hostname: 'a', intendedUse: W, handleId: 'shared' });
-        }
-      };
+      const race = raceAtFirstCommit(e, { num4: 2, hostname: 'a', intendedUse: W, handleId: 'shared' });
       const mine = (await e.ipam.autoAssign({ num4: 1, hostname: 'a', intendedUse: W, handleId: 'shared' })).ipv4!.ips;
-      assert.ok(raced);
+      assert.ok(race.raced);
       const all = await e.ipam.ipsByHandle('shared');
       assert.equal(all.length, 3, 'both requests counted: 2 + 1');
       assert.ok(all.includes(bare(mine)[0]!));

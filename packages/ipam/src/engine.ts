@@ -699,16 +699,22 @@ export class IPAM {
     return entry;
   }
 
+  /**
+   * A re-read list whose names and revisions are those `previous` was built from: the parsed
+   * entry (and what was derived from it) holds, renewed at the new read. Undefined otherwise.
+   */
+  private renewed<E extends PoolsEntry | ReservationsEntry>(previous: E | undefined, signature: string, revision: string): E | undefined {
+    if (!previous || previous.signature !== signature) return undefined;
+    previous.at = this.clock.now();
+    previous.revision = revision;
+    return previous;
+  }
+
   private async fetchPools(): Promise<PoolsEntry> {
     const list = await this.ds.listKV({ type: 'resource', kind: 'IPPool' });
     const signature = listSignature(list.items);
-    const previous = this.poolsCache;
-    if (previous && previous.signature === signature) {
-      // Same pools at the same revisions: the parsed entry (and what was derived from it) holds.
-      previous.at = this.clock.now();
-      previous.revision = list.revision;
-      return previous;
-    }
+    const same = this.renewed(this.poolsCache, signature, list.revision);
+    if (same) return same;
     const pools: PoolInfo[] = [];
     const conditions: Record<IPVersion, TxnCondition[]> = { 4: [], 6: [] };
     for (const item of list.items) {
@@ -726,12 +732,8 @@ export class IPAM {
   private async fetchReservations(): Promise<ReservationsEntry> {
     const list = await this.ds.listKV({ type: 'resource', kind: 'IPReservation' });
     const signature = listSignature(list.items);
-    const previous = this.reservationsCache;
-    if (previous && previous.signature === signature) {
-      previous.at = this.clock.now();
-      previous.revision = list.revision;
-      return previous;
-    }
+    const same = this.renewed(this.reservationsCache, signature, list.revision);
+    if (same) return same;
     const cidrs: string[] = [];
     const conditions: TxnCondition[] = [];
     for (const item of list.items) {

@@ -693,7 +693,7 @@ function makeRoute(
  * 14-property object literal. Its prototype is `Object.prototype`, so the routes are plain
  * objects, indistinguishable from literals (same keys in the same order, deep-equal, same JSON).
  */
-const FullRoute = function FullRoute(
+function initFullRoute(
   this: Route,
   destination: string,
   family: 4 | 6,
@@ -724,23 +724,9 @@ const FullRoute = function FullRoute(
   this.encap = encap;
   this.programmer = programmer;
   this.node = node;
-} as unknown as new (
-  destination: string,
-  family: 4 | 6,
-  type: 'unicast' | 'blackhole',
-  device: string,
-  gateway: string,
-  onlink: boolean,
-  protocol: number,
-  scope: 'universe' | 'link',
-  metric: number,
-  mtu: number,
-  kind: RouteKind,
-  encap: RouteEncap,
-  programmer: 'felix' | 'bird',
-  node: string,
-) => Route;
-FullRoute.prototype = Object.prototype;
+}
+const FullRoute = initFullRoute as unknown as new (...args: Parameters<typeof initFullRoute>) => Route;
+initFullRoute.prototype = Object.prototype;
 
 /** A unicast route of a remote destination (kind, metric, node and family taken from the call). */
 function remoteRoute(
