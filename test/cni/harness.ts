@@ -18,6 +18,17 @@ export const REFERENCE_PLUGINS = '/usr/lib/cni';
 const GOCODE = '/usr/share/gocode';
 
 /** Why the CNI suites cannot run, or null. */
+/**
+ * For a suite that needs the CNI tools: the skip reason when `LCTS_SKIP_CNI` is set and they are
+ * missing, false when they are there; throws when they are missing and skipping was not asked for
+ * (a suite must not pass silently on a machine that cannot run it).
+ */
+export function cniSuiteSkip(): string | false {
+  const reason = cniUnavailableReason();
+  if (reason && !process.env.LCTS_SKIP_CNI) throw new Error(`CNI suite cannot run: ${reason} (set LCTS_SKIP_CNI=1 to skip on purpose)`);
+  return reason ?? false;
+}
+
 export function cniUnavailableReason(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'needs root (network namespaces)';
   if (!existsSync('/usr/bin/go')) return 'golang-go is not installed';

@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { createKubernetesDatastore } from '@libcalico-ts/datastore-kubernetes';
 import type { Datastore } from '@libcalico-ts/datastore';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
-import { buildDriver, buildPlugins, cniUnavailableReason, CniHost, nodenameFile, podIp } from './harness.js';
+import { buildDriver, buildPlugins, cniSuiteSkip, CniHost, nodenameFile, podIp } from './harness.js';
 
-const reason = cniUnavailableReason();
-if (reason && !process.env.LCTS_SKIP_CNI) throw new Error(`CNI suite cannot run: ${reason} (set LCTS_SKIP_CNI=1 to skip on purpose)`);
+const skip = cniSuiteSkip();
 
 const NODE = 'kube-node-1';
 
-describe('CNI plugins on the Kubernetes datastore through libcni', { skip: reason ?? false }, () => {
+describe('CNI plugins on the Kubernetes datastore through libcni', { skip }, () => {
   let server: KubeApiServer;
   let ds: Datastore;
   let host: CniHost;
