@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ResourceNotFoundError } from '@libcalico-ts/api';
-import { createMemoryDatastore, type Datastore, type MemoryDatastore } from '@libcalico-ts/datastore';
+import { createMemoryDatastore, type AllocationBlock, type Datastore, type MemoryDatastore } from '@libcalico-ts/datastore';
 import { createIPAM, partialResultOf, type AutoAssignArgs, type IPAM, type IPAMClock } from '@libcalico-ts/ipam';
 import { assertIPAMInvariants } from './invariants.js';
 
@@ -68,14 +68,29 @@ async function putReservation(ds: Datastore, name: string, reservedCIDRs: string
   await ds.applyKV({ type: 'resource', kind: 'IPReservation', name }, { kind: 'IPReservation', apiVersion: 'projectcalico.org/v3', metadata: { name }, spec: { reservedCIDRs } } as never);
 }
 
-/** The IPAM state (values only: revisions differ between the copies). */
-async function ipamState(ds: Datastore): Promise<string> {
+/**
+ * The IPAM state (values only: revisions differ between the copies). With `seqOrder`, a block's
+ * sequence numbers are replaced by their rank within the block (for scenarios where the cached
+ * engine's first attempt fails a condition: it took a clock tick the fresh engine did not).
+ */
+async function ipamState(ds: Datastore, seqOrder = false): Promise<string> {
   const parts: unknown[] = [];
   for (const type of ['block', 'blockAffinity', 'handle', 'ipamConfig'] as const) {
     const list = await ds.listKV({ type } as never);
-    parts.push(list.items.map((i) => [i.key, i.value]));
+    parts.push(list.items.map((i) => [i.key, seqOrder && type === 'block' ? rankedSequence(i.value as AllocationBlock) : i.value]));
   }
   return JSON.stringify(parts, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+function rankedSequence(block: AllocationBlock): AllocationBlock {
+  const all = [block.sequenceNumber, ...Object.values(block.sequenceNumberForAllocation)];
+  const ranks = [...new Set(all)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const rank = (v: bigint) => BigInt(ranks.indexOf(v));
+  return {
+    ...block,
+    sequenceNumber: rank(block.sequenceNumber),
+    sequenceNumberForAllocation: Object.fromEntries(Object.entries(block.sequenceNumberForAllocation).map(([k, v]) => [k, rank(v)])),
+  };
 }
 
 type Outcome = { ok: true; ips: string[]; ips6: string[]; msgs: string[] } | { ok: false; error: string; partial: string[] };
@@ -93,13 +108,13 @@ async function outcome(ipam: IPAM, args: AutoAssignArgs): Promise<Outcome> {
  * Runs `args` on the cached engine and on a fresh engine over a copy of the datastore (same
  * clock state), and asserts identical outcomes and stored state. Returns the outcome.
  */
-async function sameAsFresh(b: Bed, args: AutoAssignArgs): Promise<Outcome> {
+async function sameAsFresh(b: Bed, args: AutoAssignArgs, seqOrder = false): Promise<Outcome> {
   const twin = createMemoryDatastore({ snapshot: b.ds.snapshot() });
   const fresh = createIPAM(twin, { clock: b.clock.copy(), maxRetryJitterMs: 0, cacheTtlMs: 0 });
   const expected = await outcome(fresh, args);
   const actual = await outcome(b.ipam, args);
   assert.deepEqual(actual, expected, 'the cached engine answers as a fresh engine does');
-  assert.equal(await ipamState(b.ds), await ipamState(twin), 'and leaves the same IPAM state');
+  assert.equal(await ipamState(b.ds, seqOrder), await ipamState(twin, seqOrder), 'and leaves the same IPAM state');
   await assertIPAMInvariants(b.ds);
   await twin.close();
   return actual;
@@ -307,6 +322,41 @@ describe('validated caches: every change behind the engine is honoured by the ve
     plain.calls.clear();
     await reading.autoAssign(pod('n'));
     assert.ok((plain.calls.get('listKV') ?? 0) >= 3, `reads the lists: ${JSON.stringify(Object.fromEntries(plain.calls))}`);
+  });
+
+  test("a new host's first call reads its node and its affinities only: the pool and reservation lists come from the caches", async () => {
+    const ds = createMemoryDatastore();
+    await putPool(ds, 'p', '10.1.0.0/16');
+    for (const n of ['n1', 'n2']) await putNode(ds, n);
+    const counted = counting(ds);
+    const ipam = createIPAM(counted.ds, { clock: new TestClock(), maxRetryJitterMs: 0 });
+    await ipam.autoAssign(pod('n1'));
+    counted.calls.clear();
+    await ipam.autoAssign(pod('n2'));
+    assert.deepEqual(Object.fromEntries(counted.calls), { getKV: 1, listKV: 1, transact: 1 });
+  });
+
+  test("a pool created by another client is honoured by a new host's first call (the claim carries the list conditions)", async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'b-pool', '10.2.0.0/24');
+    for (const n of ['n1', 'n2']) await putNode(b.ds, n);
+    await warm(b, 'n1', 1);
+    await putPool(b.ds, 'a-pool', '10.1.0.0/24');
+    const out = await sameAsFresh(b, pod('n2'), true);
+    assert.ok(out.ok && out.ips[0]!.startsWith('10.1.0.'), `claimed in the new pool: ${JSON.stringify(out)}`);
+  });
+
+  test("an IPReservation created by another client is honoured by a new host's first call", async () => {
+    const b = await validatedBed();
+    await putPool(b.ds, 'p', '10.1.0.0/24');
+    for (const n of ['n1', 'n2']) await putNode(b.ds, n);
+    await warm(b, 'n1', 1);
+    const taken = (await b.ds.listKV({ type: 'block' })).items[0]!.key.cidr;
+    // Everything but one free /26 reserved: only that block can be claimed.
+    const free = ['10.1.0.0/26', '10.1.0.64/26', '10.1.0.128/26', '10.1.0.192/26'].filter((c) => c !== taken);
+    await putReservation(b.ds, 'r', free.slice(1));
+    const out = await sameAsFresh(b, pod('n2'), true);
+    assert.ok(out.ok && out.ips[0]!.startsWith(free[0]!.split('/')[0]!.split('.').slice(0, 3).join('.')), JSON.stringify(out));
   });
 
   test('an IPReservation created by another client is honoured by the next call', async () => {

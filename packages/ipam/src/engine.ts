@@ -30,6 +30,7 @@ import type {
   IPAMHandle,
   Key,
   KVPair,
+  ListCondition,
   ListInterface,
   ResourceKey,
   TxnCondition,
@@ -333,6 +334,12 @@ interface FamilyView {
   affinitiesFresh: boolean;
   /** Atomic datastores: conditions on the context the decision used (config, node, pools, reservations). */
   conditions: TxnCondition[];
+  /**
+   * Validated mode: list conditions proving the IPPool and IPReservation lists the view used are
+   * still the current ones (they may come from the caches, with no TTL). Every commit made on the
+   * view carries them.
+   */
+  listConditions: ListCondition[];
 }
 
 const POOL_LIST: ListInterface = Object.freeze({ type: 'resource', kind: 'IPPool' });
@@ -475,6 +482,8 @@ interface FamilyContext {
   rsvdAttr: HostReservedAttr | undefined;
   /** Atomic datastores: context conditions every commit of this attempt carries (see FamilyView). */
   conditions: TxnCondition[];
+  /** Validated mode: list conditions every commit of this attempt carries (see FamilyView). */
+  listConditions: ListCondition[];
   /** The view came from fresh reads only. */
   fresh: boolean;
   affinitiesFresh: boolean;
@@ -786,8 +795,10 @@ export class IPAM {
     const now = this.clock.now();
     const ttl = this.cacheTtlMs;
     let config = cached ? this.configCache : undefined;
-    let pools = cached && this.poolsCache && now - this.poolsCache.at < ttl ? this.poolsCache : undefined;
-    let reservations = cached && this.reservationsCache && now - this.reservationsCache.at < ttl ? this.reservationsCache : undefined;
+    // Validated mode: the cached lists are used as they are; the commits prove them current.
+    const validated = this.validated;
+    let pools = cached && this.poolsCache && (validated || now - this.poolsCache.at < ttl) ? this.poolsCache : undefined;
+    let reservations = cached && this.reservationsCache && (validated || now - this.reservationsCache.at < ttl) ? this.reservationsCache : undefined;
     let node = cached && needNode ? this.nodeCache.get(host) : undefined;
     const affEntry = cached && !freshAffinities ? this.affinityCache.get(`${affinityType}:${host}:${version}`) : undefined;
     let affinities = affEntry && now - affEntry.at < ttl ? affEntry.items : undefined;
@@ -814,6 +825,12 @@ export class IPAM {
       fresh: !this.caching || allFetched,
       affinitiesFresh,
       conditions,
+      listConditions: validated
+        ? [
+            { list: POOL_LIST, notModifiedAfter: pools!.revision },
+            { list: RESERVATION_LIST, notModifiedAfter: reservations!.revision },
+          ]
+        : [],
     };
   }
 
@@ -1020,6 +1037,7 @@ export class IPAM {
     handleDeltas: Map<string, number>,
     context: readonly TxnCondition[] = [],
     verify?: (stored: AllocationBlock | undefined) => boolean,
+    listConditions: readonly ListCondition[] = [],
   ): Promise<KVPair<BlockKey> | undefined> {
     const bKey = blockKV.key;
     if (this.atomic) {
@@ -1042,7 +1060,7 @@ export class IPAM {
       let result;
       try {
         if (this.hooks?.beforeWrite) await this.hooks.beforeWrite(point, keys);
-        result = await this.ds.transact(conditions, operations);
+        result = await this.ds.transact(conditions, operations, listConditions.length > 0 ? { listConditions: [...listConditions] } : undefined);
       } catch (error) {
         if (verify && isIndeterminate(error)) {
           // The handles' revisions are unknown now whatever happened: read them again when needed.
@@ -1055,7 +1073,14 @@ export class IPAM {
           }
           if (check.outcome === 'unknown' && isConflict(error)) throw this.undecided(error);
         }
-        if (isConflict(error)) await this.onCommitConflict(error, conditions, bKey);
+        if (isConflict(error)) {
+          if (listConditions.length > 0 && !failedKey(error, conditions.map((c) => c.key))) {
+            // A list condition failed: the pool and reservation lists are read again.
+            this.poolsCache = undefined;
+            this.reservationsCache = undefined;
+          }
+          await this.onCommitConflict(error, conditions, bKey);
+        }
         throw error;
       }
       this.afterCommit(operations, result.results);
@@ -1751,6 +1776,7 @@ export class IPAM {
       attrs: args.attrs ?? null,
       rsvdAttr,
       conditions: view.conditions,
+      listConditions: view.listConditions,
       fresh: view.fresh,
       affinitiesFresh: view.affinitiesFresh,
       probes: 0,
@@ -1913,7 +1939,7 @@ export class IPAM {
         ? (stored: AllocationBlock | undefined) => (present = stored ? allocationsPresent(copy, stored, ordinals) : []).length > 0
         : undefined;
       try {
-        await this.commitBlock('assign:commit', blockKV, copy, deltas, context, verify);
+        await this.commitBlock('assign:commit', blockKV, copy, deltas, context, verify, ctx.listConditions);
         const suffix = `/${cidr.prefix}`;
         const out = new Array<string>(present.length);
         for (let i = 0; i < present.length; i++) out[i] = ordinalAddress(cidr, present[i]!) + suffix;
@@ -2003,6 +2029,8 @@ export class IPAM {
           throw error;
         }
       }
+      // The plain protocol's writes carry no list conditions: decide them on lists just read.
+      if (this.validated && !ctx.fresh) throw new StaleViewSignal();
       let block: KVPair<BlockKey>;
       try {
         block = await this.claimBlock(ctx.host, ctx.affinityType, cidr.text, ctx.rsvdAttr);
@@ -2057,10 +2085,11 @@ export class IPAM {
     // Validated mode: also prove the host's affinities unchanged since they were listed, so that
     // after the commit the cached list plus this affinity is exact at the commit's revision.
     const listRevision = this.validated ? cachedAffinities?.revision : undefined;
-    const options: TxnOptions | undefined =
-      listRevision !== undefined
-        ? { listConditions: [{ list: { type: 'blockAffinity', host: ctx.host, ipVersion: ctx.version, affinityType: ctx.affinityType }, notModifiedAfter: listRevision }] }
-        : undefined;
+    const listConditions: ListCondition[] = [...ctx.listConditions];
+    if (listRevision !== undefined) {
+      listConditions.push({ list: { type: 'blockAffinity', host: ctx.host, ipVersion: ctx.version, affinityType: ctx.affinityType }, notModifiedAfter: listRevision });
+    }
+    const options: TxnOptions | undefined = listConditions.length > 0 ? { listConditions } : undefined;
     let result;
     try {
       if (this.hooks?.beforeWrite) await this.hooks.beforeWrite('assign:claimAndCommit', keys);
@@ -2610,7 +2639,7 @@ export class IPAM {
       const { pools } = this.eligiblePools(version, 'Workload', host, requested, rsvd, node.metadata?.labels ?? {}, {}, await this.readPools());
       const ctx: FamilyContext = {
         version, host, affinity: `host:${host}`, affinityType: 'host', config, reserved, handleId: null, attrs: null, rsvdAttr: rsvd,
-        conditions: [], fresh: true, affinitiesFresh: true, probes: 0,
+        conditions: [], listConditions: [], fresh: true, affinitiesFresh: true, probes: 0,
       };
       const affs = (await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType: 'host' })).items.sort(affinityListOrder);
       const candidates = affs.filter((a) => {
