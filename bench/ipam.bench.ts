@@ -10,7 +10,9 @@
  *   datastore and engine after a warm-up; sizes below 2·10^4 are repeated on fresh datastores
  *   until 2·10^4 addresses were assigned, so each figure covers enough work to be stable.
  *   Targets: >= 300,000 addresses/s at every size, per-address cost flat within 25% across sizes.
- *   Extra row (information, not a target): the same with num4=16 per call (batched).
+ *   Extra rows (information, not targets): the same with num4=16 per call (batched), and the
+ *   floor of bench/ipam-floor.ts at each size (a bare loop doing only what Calico's data model
+ *   forces: the ceiling for any engine on this machine).
  * - etcd (a real server started for the run): autoAssign/s with 1, 16 and 64 concurrent workers
  *   (worker w allocates for its own hosts), against the raw etcd get + compare-and-swap loop at the
  *   same concurrency in the same run (`bench/etcd-baseline.ts`); target ratio >= 0.5.
@@ -19,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { createMemoryDatastore, type Datastore } from '@libcalico-ts/datastore';
 import { createIPAM } from '@libcalico-ts/ipam';
 import { measureEtcdCasBaseline } from './etcd-baseline.js';
+import { floorRun } from './ipam-floor.js';
 import { targetRow, type Bench, type BenchContext, type BenchRow } from './lib.js';
 
 const HOSTS = 1000;
@@ -57,9 +60,14 @@ async function memoryRun(total: number, perCall: number): Promise<number> {
 
 /** Addresses per second for `size` addresses (repeated on fresh datastores up to the minimum work). */
 async function memoryRate(size: number, perCall: number): Promise<number> {
+  return rate(size, () => memoryRun(size, perCall));
+}
+
+/** Addresses per second of `run` (`size` addresses a run), repeated up to the minimum work. */
+async function rate(size: number, run: () => Promise<number>): Promise<number> {
   const repeats = Math.max(1, Math.ceil(MIN_ADDRESSES_PER_FIGURE / size));
   let seconds = 0;
-  for (let r = 0; r < repeats; r++) seconds += await memoryRun(size, perCall);
+  for (let r = 0; r < repeats; r++) seconds += await run();
   return (size * repeats) / seconds;
 }
 
@@ -117,6 +125,12 @@ async function etcdRows(context: BenchContext): Promise<BenchRow[]> {
   return rows;
 }
 
+/** How much the slowest per-address cost exceeds the fastest (0.25 = 25%). */
+function spreadOf(rates: readonly number[]): number {
+  const perAddress = rates.map((r) => 1 / r);
+  return Math.max(...perAddress) / Math.min(...perAddress) - 1;
+}
+
 const bench: Bench = async (context) => {
   const sizes = context.quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
   const rows: BenchRow[] = [];
@@ -129,9 +143,18 @@ const bench: Bench = async (context) => {
     context.log(`ipam memory ${n}: ${rate.toFixed(0)} addresses/s (heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB)`);
     rows.push(targetRow(`ipam memory autoAssign (num4=1, handle per call, ${HOSTS} hosts round-robin), ${n.toLocaleString('en-US')} addresses`, rate, 'addr/s', '>=', 300_000));
   }
-  const perAddress = rates.map((r) => 1 / r);
-  const spread = Math.max(...perAddress) / Math.min(...perAddress) - 1;
+  const spread = spreadOf(rates);
   rows.push(targetRow('ipam memory per-address cost spread across sizes', spread * 100, '%', '<=', 25));
+  // The floor (bench/ipam-floor.ts): only what Calico's data model forces, no engine at all.
+  for (let w = 0; w < 3; w++) await floorRun(10_000, HOST_NAMES);
+  const floors: number[] = [];
+  for (const n of sizes) {
+    const floor = await rate(n, () => floorRun(n, HOST_NAMES));
+    floors.push(floor);
+    context.log(`ipam memory floor ${n}: ${floor.toFixed(0)} addresses/s`);
+    rows.push({ name: `ipam memory floor: bare loop on Calico's data model, no checks (information), ${n.toLocaleString('en-US')} addresses`, value: floor, unit: 'addr/s' });
+  }
+  rows.push({ name: 'ipam memory floor: per-address cost spread across sizes (information)', value: spreadOf(floors) * 100, unit: '%' });
   const batched = await memoryRate(100_000, 16);
   context.log(`ipam memory batched num4=16: ${batched.toFixed(0)} addresses/s`);
   rows.push({ name: 'ipam memory autoAssign batched (num4=16 per call; information, not the target), 100,000 addresses', value: batched, unit: 'addr/s' });

@@ -1,0 +1,91 @@
+/**
+ * A floor for the in-memory IPAM target: the least work ANY implementation does for a pod-like
+ * autoAssign (one address, a new handle, 1,000 hosts round-robin) when it keeps Calico's data model
+ * with value semantics, measured in the same run as the engine.
+ *
+ * Per call it only: finds the host's current /26 in a Map; when the host has none or it is full,
+ * builds a new block (64 allocation slots, 64 free ordinals); otherwise makes the block's next
+ * value (its arrays and sequence-number map copied, as a stored value must not change under a
+ * reader); takes the first free ordinal, appends an attribute record and a 64-bit sequence
+ * number; stores the new block and a handle record in Maps; formats the address; awaits once
+ * (the API is async).
+ *
+ * Everything the engine adds is missing on purpose: argument validation, pools, reservations,
+ * node selectors, the walk, conditions, the datastore's checks and copies, caches, the claim
+ * protocol. So this is not a competitor but the ceiling on this machine: an engine cannot be
+ * faster than the loop that does only what Calico's data model forces.
+ */
+
+interface FloorBlock {
+  cidr: string;
+  affinity: string;
+  allocations: (number | null)[];
+  unallocated: number[];
+  attributes: { handleId: string | null; secondary: Record<string, string> | null }[];
+  sequenceNumber: bigint;
+  sequenceNumberForAllocation: Record<string, bigint>;
+  deleted: boolean;
+}
+
+const EMPTY_ALLOCATIONS: (number | null)[] = new Array<number | null>(64).fill(null);
+const ALL_FREE: number[] = Array.from({ length: 64 }, (_, k) => k);
+
+/** Assigns `total` addresses over `hostNames` round-robin; returns the seconds spent. */
+export async function floorRun(total: number, hostNames: readonly string[]): Promise<number> {
+  const blocks = new Map<string, { value: FloorBlock; revision: number; base: number }>();
+  const handles = new Map<string, { value: { block: Record<string, number>; deleted: boolean }; revision: number }>();
+  const current = new Map<string, string>();
+  let revision = 0;
+  let nextBlock = 0;
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const host = hostNames[i % hostNames.length]!;
+    const cidr0 = current.get(host);
+    const stored = cidr0 === undefined ? undefined : blocks.get(cidr0);
+    let next: FloorBlock;
+    let base: number;
+    if (stored === undefined || stored.value.unallocated.length === 0) {
+      const n = nextBlock++;
+      base = n * 64;
+      const cidr = `10.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}/26`;
+      next = {
+        cidr,
+        affinity: `host:${host}`,
+        allocations: EMPTY_ALLOCATIONS.slice(),
+        unallocated: ALL_FREE.slice(),
+        attributes: [],
+        sequenceNumber: 0n,
+        sequenceNumberForAllocation: {},
+        deleted: false,
+      };
+      current.set(host, cidr);
+    } else {
+      const b = stored.value;
+      base = stored.base;
+      next = {
+        cidr: b.cidr,
+        affinity: b.affinity,
+        allocations: b.allocations.slice(),
+        unallocated: b.unallocated.slice(),
+        attributes: b.attributes.slice(),
+        sequenceNumber: b.sequenceNumber,
+        sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
+        deleted: false,
+      };
+    }
+    const ordinal = next.unallocated.shift()!;
+    const handleId = `k8s-pod-network.c${i}`;
+    next.attributes.push({ handleId, secondary: null });
+    next.allocations[ordinal] = next.attributes.length - 1;
+    next.sequenceNumberForAllocation[String(ordinal)] = next.sequenceNumber;
+    next.sequenceNumber += 1n;
+    await undefined;
+    revision++;
+    blocks.set(next.cidr, { value: next, revision, base });
+    handles.set(handleId, { value: { block: { [next.cidr]: 1 }, deleted: false }, revision });
+    const address = base + ordinal;
+    const ip = `10.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/26`;
+    if (ip.length === 0) throw new Error('unreachable');
+  }
+  return (performance.now() - start) / 1000;
+}
