@@ -17,6 +17,9 @@
  * the two-process relay the CNI test suites use (each connection and round trip then crosses two
  * Node relay processes, which on a small VM costs more than a real network would).
  *
+ * Floor row: what a plugin that starts one Node process per invocation cannot go below, whatever
+ * it does inside: the Go cycle with its own four process starts replaced by two Node starts.
+ *
  * Thick-plugin row: the same cycle with `calico-cni-server` running in the host namespace and
  * CALICO_CNI_SERVER_SOCKET added to the runtime environment, so the launchers hand each
  * invocation to dist/calico-shim (a small Go program) and the warm server. The standalone figure
@@ -28,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEtcdDatastore } from '@libcalico-ts/datastore-etcd';
 import { startEtcd } from '../test/helpers/etcd.js';
-import { buildDriver, buildPlugins, cniUnavailableReason, CNI_DIR, CniHost, nodenameFile, runtimeEnv, seedCluster } from '../test/cni/harness.js';
+import { buildDriver, buildPlugins, cniUnavailableReason, CNI_DIR, CniHost, nodenameFile, REFERENCE_PLUGINS, runtimeEnv, seedCluster } from '../test/cni/harness.js';
 import { targetRow, type Bench, type BenchRow } from './lib.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -151,15 +154,31 @@ const bench: Bench = async (context) => {
     }
     for (const [step, values] of steps) rows.push({ name: `calico ${step} (median)`, value: median(values), unit: 'ms' });
     // Node's own floor: an empty script, for reference, in both environments.
-    for (const [label, env] of [['runtime', runtime], ['inherited', process.env]] as const) {
-      const empty: number[] = [];
+    const startMs = (command: string, argv: string[], env: Record<string, string> | NodeJS.ProcessEnv): number => {
+      const times: number[] = [];
       for (let i = 0; i < 7; i++) {
         const t = performance.now();
-        spawnSync(process.execPath, ['-e', '0'], { env });
-        empty.push(performance.now() - t);
+        spawnSync(command, argv, { env, stdio: 'ignore' });
+        times.push(performance.now() - t);
       }
-      rows.push({ name: `node -e 0 (process start floor, ${label} env, median)`, value: median(empty), unit: 'ms' });
+      return median(times);
+    };
+    let nodeStart = 0;
+    for (const [label, env] of [['runtime', runtime], ['inherited', process.env]] as const) {
+      const value = startMs(process.execPath, ['-e', '0'], env);
+      if (label === 'runtime') nodeStart = value;
+      rows.push({ name: `node -e 0 (process start floor, ${label} env, median)`, value, unit: 'ms' });
     }
+    // The floor of any plugin that runs one Node process per invocation (ADD, DEL): Go's cycle
+    // minus the four Go process starts in it (ptp and host-local, for ADD and for DEL; each
+    // measured as a CNI VERSION call), plus two Node starts. It assumes the rest (netlink, IPAM,
+    // the kernel's veth work) costs exactly what it costs the Go plugins.
+    const versionEnv = { ...runtime, CNI_COMMAND: 'VERSION' };
+    const goStarts = 2 * startMs(join(REFERENCE_PLUGINS, 'ptp'), [], versionEnv) + 2 * startMs(join(REFERENCE_PLUGINS, 'host-local'), [], versionEnv);
+    const floor = r - goStarts + 2 * nodeStart;
+    rows.push({ name: 'Go plugin starts in the ptp + host-local cycle (4 CNI VERSION calls)', value: goStarts, unit: 'ms' });
+    rows.push({ name: 'floor of a one-Node-process-per-invocation plugin (ptp cycle - Go starts + 2 node starts)', value: floor, unit: 'ms', baseline: r, ratio: floor / r });
+    context.log(`cni: floor for one Node process per invocation ${floor.toFixed(1)} ms = ${(floor / r).toFixed(2)}x the ptp cycle`);
     return rows;
   } finally {
     server?.kill('SIGKILL');
