@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CalicoError, ParseError } from '@libcalico-ts/api';
-import { CIDR, InvalidAddressError, InvalidCIDRError, OutOfRangeError, isCIDR, parseCIDR, parseIP } from './index.js';
+import fc from 'fast-check';
+import { CIDR, IPAddress, InvalidAddressError, InvalidCIDRError, OutOfRangeError, isCIDR, maskBytes, parseCIDR, parseIP } from './index.js';
 
 const valid: Array<[input: string, canonical: string, version: 4 | 6, prefix: number, size: bigint, hostBits: boolean, last: string]> = [
   ['10.0.0.0/26', '10.0.0.0/26', 4, 26, 64n, false, '10.0.0.63'],
@@ -159,4 +160,35 @@ test('CIDR: equals, compare, netmask, masked, constructor checks', () => {
   assert.throws(() => new CIDR(parseIP('10.1.2.3'), 33), OutOfRangeError);
   assert.throws(() => new CIDR(parseIP('10.1.2.3'), 1.5), OutOfRangeError);
   assert.equal(new CIDR(parseIP('::1'), 128).bits, 128);
+});
+
+test('maskBytes: clears host bits of 4- and 16-byte addresses, into a new or given array', () => {
+  assert.deepEqual(maskBytes(Uint8Array.of(10, 1, 2, 3), 16), Uint8Array.of(10, 1, 0, 0));
+  assert.deepEqual(maskBytes([10, 1, 255, 3], 20), Uint8Array.of(10, 1, 240, 0));
+  assert.deepEqual(maskBytes([10, 1, 2, 3], 0), Uint8Array.of(0, 0, 0, 0));
+  assert.deepEqual(maskBytes([10, 1, 2, 3], 32), Uint8Array.of(10, 1, 2, 3));
+  const v6 = parseIP('fd00:10:244:1:2:3:4:5').toBytes();
+  assert.deepEqual(maskBytes(v6, 60), parseIP('fd00:10:244::').toBytes());
+  // The input is not modified unless it is also the output; a Buffer output stays a Buffer.
+  const input = Uint8Array.of(192, 168, 7, 9);
+  const out = maskBytes(input, 24, Buffer.alloc(4));
+  assert.ok(Buffer.isBuffer(out));
+  assert.deepEqual([...out], [192, 168, 7, 0]);
+  assert.deepEqual([...input], [192, 168, 7, 9]);
+  assert.equal(maskBytes(input, 8, input), input);
+  assert.deepEqual([...input], [192, 0, 0, 0]);
+  for (const [bytes, prefix] of [[[1, 2, 3], 8], [new Uint8Array(16), 129], [[1, 2, 3, 4], 33], [[1, 2, 3, 4], -1], [[1, 2, 3, 4], 1.5]] as const) {
+    assert.throws(() => maskBytes(bytes, prefix), OutOfRangeError);
+  }
+  assert.throws(() => maskBytes(new Uint8Array(16), 64, new Uint8Array(4)), OutOfRangeError);
+});
+
+test('property: maskBytes agrees with CIDR masking of the same address', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 16, maxLength: 16 })), fc.nat(128), (bytes, n) => {
+      const prefix = n % (bytes.length * 8 + 1);
+      const cidr = new CIDR(IPAddress.fromBytes(bytes), prefix);
+      assert.deepEqual(maskBytes(bytes, prefix), cidr.network.toBytes());
+    }),
+  );
 });

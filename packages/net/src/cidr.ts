@@ -3,7 +3,7 @@
  */
 
 import { InvalidCIDRError, OutOfRangeError } from './errors.js';
-import { IPAddress, type IPVersion, formatV4, parseIP, parsePrefixLength, tryParseIPRange } from './ip.js';
+import { IPAddress, type IPVersion, formatIPv4, parseIP, parsePrefixLength, tryParseIPRange } from './ip.js';
 
 const V4_MAX = 0xffffffffn;
 const V6_MAX = (1n << 128n) - 1n;
@@ -14,6 +14,33 @@ export function maskValue(bits: 32 | 128, prefixLength: number): bigint {
   const all = bits === 32 ? V4_MAX : V6_MAX;
   const hostBits = BigInt(bits - prefixLength);
   return (all >> hostBits) << hostBits;
+}
+
+/**
+ * Clears every bit after the first `prefixLength` bits of an address given as network-order bytes
+ * (4 or 16), writing the network address into `into` (a new `Uint8Array` by default; pass a
+ * `Buffer.alloc(n)` to get a `Buffer`, or `bytes` itself to mask in place) and returning it.
+ *
+ * @throws {OutOfRangeError} when `bytes` is not 4 or 16 bytes long, when `into` is shorter than
+ *   `bytes`, or when `prefixLength` is not an integer from 0 to the address's bit count.
+ * @example
+ * ```ts
+ * maskBytes(Uint8Array.of(10, 1, 2, 3), 16);   // Uint8Array [10, 1, 0, 0]
+ * ```
+ */
+export function maskBytes<T extends Uint8Array = Uint8Array>(bytes: ArrayLike<number>, prefixLength: number, into?: T): T {
+  const length = bytes.length;
+  if (length !== 4 && length !== 16) throw new OutOfRangeError(`${length} bytes`, 'an IP address has 4 or 16 bytes');
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > length * 8) {
+    throw new OutOfRangeError(String(prefixLength), `prefix length must be an integer from 0 to ${length * 8}`);
+  }
+  const out = into ?? (new Uint8Array(length) as T);
+  if (out.length < length) throw new OutOfRangeError(`${out.length} bytes`, `the output needs ${length} bytes`);
+  for (let i = 0; i < length; i++) {
+    const keep = prefixLength - i * 8;
+    out[i] = keep >= 8 ? bytes[i]! : keep <= 0 ? 0 : bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return out;
 }
 
 /**
@@ -85,7 +112,7 @@ export class CIDR {
     if (text === undefined) {
       const value = this.network.value;
       if (this.version === 6 && this.prefixLength >= 96 && value >> 32n === MAPPED_PREFIX) {
-        text = `${formatV4(Number(value & V4_MAX))}/${this.prefixLength - 96}`;
+        text = `${formatIPv4(Number(value & V4_MAX))}/${this.prefixLength - 96}`;
       } else {
         text = `${this.network.toString()}/${this.prefixLength}`;
       }

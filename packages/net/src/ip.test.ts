@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isIPv4, isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import { CalicoError, ParseError } from '@libcalico-ts/api';
-import { IPAddress, InvalidAddressError, OutOfRangeError, ipVersionOf, isIP, parseIP } from './index.js';
+import { IPAddress, InvalidAddressError, OutOfRangeError, formatIPBytes, formatIPv4, formatIPv6, ipVersionOf, isIP, parseIP } from './index.js';
 
 const valid: Array<[input: string, version: 4 | 6, canonical: string, value: bigint]> = [
   ['0.0.0.0', 4, '0.0.0.0', 0n],
@@ -225,5 +225,56 @@ test('property: ip-num agrees on the integer value of our canonical text', async
       assert.equal(IPv4.fromString(new IPAddress(4, BigInt(n)).toString()).getValue(), BigInt(n));
     }),
     { numRuns: 1000 },
+  );
+});
+
+test('formatIPv4 / formatIPv6 / formatIPBytes: canonical text from values and bytes', () => {
+  assert.equal(formatIPv4(0), '0.0.0.0');
+  assert.equal(formatIPv4(0x0a000001), '10.0.0.1');
+  assert.equal(formatIPv4(0xffffffff), '255.255.255.255');
+  assert.equal(formatIPv6(0n), '::');
+  assert.equal(formatIPv6(0xfd000010024400000000000000000001n), 'fd00:10:244::1');
+  assert.equal(formatIPv6(0x00010000000000020000000000030004n), '1::2:0:0:3:4');
+  // IPv4-mapped: dotted by default (Go), IPv6 form on request; near-mapped values stay IPv6.
+  assert.equal(formatIPv6(0xffff0a000001n), '10.0.0.1');
+  assert.equal(formatIPv6(0xffff0a000001n, { mapped: 'ipv6' }), '::ffff:a00:1');
+  assert.equal(formatIPv6(0xffff00000000n, { mapped: 'ipv6' }), '::ffff:0:0');
+  assert.equal(formatIPv6(0xfffe0a000001n), '::fffe:a00:1');
+  assert.equal(formatIPv6(0x1_0000_ffff_0a000001n), '::1:0:ffff:a00:1');
+  assert.equal(formatIPBytes([10, 0, 0, 1]), '10.0.0.1');
+  assert.equal(formatIPBytes(Buffer.from([192, 168, 0, 255])), '192.168.0.255');
+  const mapped = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 1, 2, 3, 4);
+  assert.equal(formatIPBytes(mapped), '1.2.3.4');
+  assert.equal(formatIPBytes(mapped, { mapped: 'ipv6' }), '::ffff:102:304');
+  assert.equal(formatIPBytes(parseIP('2001:db8:0:0:1:0:0:1').toBytes()), '2001:db8::1:0:0:1');
+  for (const length of [0, 3, 5, 15, 17]) assert.throws(() => formatIPBytes(new Uint8Array(length)), OutOfRangeError);
+});
+
+test('property: formatIPBytes, formatIPv6 and IPAddress.toString agree on every value', () => {
+  const group = fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff }));
+  const v6 = fc.oneof(
+    fc.array(group, { minLength: 8, maxLength: 8 }).map((groups) => groups.reduce((v, g) => (v << 16n) | BigInt(g), 0n)),
+    fc.bigInt({ min: 0n, max: 0xffffffffn }).map((v4) => (0xffffn << 32n) | v4),
+  );
+  fc.assert(
+    fc.property(v6, fc.boolean(), (value, keep) => {
+      const ip = new IPAddress(6, value);
+      const options = keep ? { mapped: 'ipv6' as const } : undefined;
+      const text = formatIPv6(value, options);
+      assert.equal(formatIPBytes(ip.toBytes(), options), text);
+      if (!keep || !ip.isIPv4Mapped()) assert.equal(text, ip.toString());
+      // The text parses back to the same value (a mapped address printed as IPv4 gives the IPv4 value).
+      const back = parseIP(text);
+      assert.equal(back.version === 4 ? back.toIPv4Mapped().value : back.value, value);
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 0xffffffff }), (value) => {
+      const ip = new IPAddress(4, BigInt(value));
+      assert.equal(formatIPv4(value), ip.toString());
+      assert.equal(formatIPBytes(ip.toBytes()), ip.toString());
+      assert.equal(isIPv4(formatIPv4(value)), true);
+    }),
   );
 });

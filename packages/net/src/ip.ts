@@ -91,7 +91,7 @@ export class IPAddress {
   toString(): string {
     let text = this.#text;
     if (text === undefined) {
-      text = this.version === 4 ? formatV4(Number(this.value)) : formatV6(this.value);
+      text = this.version === 4 ? formatIPv4(Number(this.value)) : formatIPv6(this.value);
       this.#text = text;
     }
     return text;
@@ -163,28 +163,31 @@ export class IPAddress {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-/** Dotted-quad text of a 32-bit unsigned integer. */
-export function formatV4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+const OCTETS: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/**
+ * Dotted-quad text of a 32-bit unsigned integer (`167772161` gives `'10.0.0.1'`). Only the low
+ * 32 bits are used. Never throws.
+ */
+export function formatIPv4(value: number): string {
+  return OCTETS[(value >>> 24) & 255]! + '.' + OCTETS[(value >>> 16) & 255]! + '.' + OCTETS[(value >>> 8) & 255]! + '.' + OCTETS[value & 255]!;
 }
 
-/** Go `net.IP.String()` text of a 128-bit value (IPv4-mapped values print as dotted IPv4). */
-export function formatV6(value: bigint): string {
-  if (value >> 32n === MAPPED_PREFIX) return formatV4(Number(value & V4_MAX));
-  const groups = new Array<number>(8);
-  const w0 = Number(value >> 96n);
-  const w1 = Number((value >> 64n) & V4_MAX);
-  const w2 = Number((value >> 32n) & V4_MAX);
-  const w3 = Number(value & V4_MAX);
-  groups[0] = w0 >>> 16;
-  groups[1] = w0 & 0xffff;
-  groups[2] = w1 >>> 16;
-  groups[3] = w1 & 0xffff;
-  groups[4] = w2 >>> 16;
-  groups[5] = w2 & 0xffff;
-  groups[6] = w3 >>> 16;
-  groups[7] = w3 & 0xffff;
-  // Longest run of at least two zero groups; the first one wins a tie (RFC 5952 section 4.2.3).
+/** Options of {@link formatIPv6} and {@link formatIPBytes}. */
+export interface FormatIPOptions {
+  /**
+   * How an IPv4-mapped IPv6 address (`::ffff:0:0/96`) prints. `'ipv4'` (the default) prints the
+   * dotted IPv4 address it maps (`10.0.0.1`), as Go's `net.IP.String()` does. `'ipv6'` prints it
+   * like any other IPv6 address (`::ffff:a00:1`), for output that must keep the 16-byte family.
+   */
+  mapped?: 'ipv4' | 'ipv6';
+}
+
+/**
+ * RFC 5952 text of eight 16-bit groups: lowercase hex without leading zeros, and the longest run
+ * of two or more zero groups written as `::` (the first run wins a tie, RFC 5952 section 4.2.3).
+ */
+function formatGroups(groups: ArrayLike<number>): string {
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
@@ -211,6 +214,53 @@ export function formatV6(value: bigint): string {
     out += groups[i]!.toString(16);
   }
   return out;
+}
+
+/**
+ * Canonical text of a 128-bit IPv6 value, as Go's `net.IP.String()` prints it: RFC 5952
+ * (`fd00:10:244::1`), and an IPv4-mapped value as dotted IPv4 unless `options.mapped` is `'ipv6'`.
+ * Only the low 128 bits of `value` are used. Never throws.
+ *
+ * @example
+ * ```ts
+ * formatIPv6(0xfd000000000000000000000000000001n);            // 'fd00::1'
+ * formatIPv6(0xffff0a000001n);                                 // '10.0.0.1'
+ * formatIPv6(0xffff0a000001n, { mapped: 'ipv6' });             // '::ffff:a00:1'
+ * ```
+ */
+export function formatIPv6(value: bigint, options?: FormatIPOptions): string {
+  const w0 = Number((value >> 96n) & V4_MAX);
+  const w1 = Number((value >> 64n) & V4_MAX);
+  const w2 = Number((value >> 32n) & V4_MAX);
+  const w3 = Number(value & V4_MAX);
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff && options?.mapped !== 'ipv6') return formatIPv4(w3);
+  return formatGroups([w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff]);
+}
+
+/**
+ * Canonical text of an address given as network-order bytes: 4 bytes print as dotted IPv4, 16
+ * bytes as {@link formatIPv6} does (with the same `options`). Works on any byte array
+ * (`Uint8Array`, `Buffer`, `number[]`) without converting to bigint.
+ *
+ * @throws {OutOfRangeError} when there are not exactly 4 or 16 bytes.
+ * @example
+ * ```ts
+ * formatIPBytes([10, 0, 0, 1]);                                   // '10.0.0.1'
+ * formatIPBytes(parseIP('FD00::0:1').toBytes());                  // 'fd00::1'
+ * ```
+ */
+export function formatIPBytes(bytes: ArrayLike<number>, options?: FormatIPOptions): string {
+  if (bytes.length === 4) return OCTETS[bytes[0]! & 255]! + '.' + OCTETS[bytes[1]! & 255]! + '.' + OCTETS[bytes[2]! & 255]! + '.' + OCTETS[bytes[3]! & 255]!;
+  if (bytes.length !== 16) throw new OutOfRangeError(`${bytes.length} bytes`, 'an IP address has 4 or 16 bytes');
+  const groups = new Array<number>(8);
+  let mapped = options?.mapped !== 'ipv6';
+  for (let i = 0; i < 8; i++) {
+    const group = ((bytes[2 * i]! & 255) << 8) | (bytes[2 * i + 1]! & 255);
+    groups[i] = group;
+    if (i < 5 ? group !== 0 : i === 5 && group !== 0xffff) mapped = false;
+  }
+  if (mapped) return OCTETS[bytes[12]! & 255]! + '.' + OCTETS[bytes[13]! & 255]! + '.' + OCTETS[bytes[14]! & 255]! + '.' + OCTETS[bytes[15]! & 255]!;
+  return formatGroups(groups);
 }
 
 // ---------------------------------------------------------------------------------------------
