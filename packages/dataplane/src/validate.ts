@@ -4,6 +4,8 @@
  * kernel.
  */
 import { ValidationError } from '@libcalico-ts/api';
+import { formatIPBytes, maskBytes, parseIP as netParseIP } from '@libcalico-ts/net';
+import type { FormatIPOptions } from '@libcalico-ts/net';
 
 /** Longest interface name the kernel accepts (IFNAMSIZ - 1). */
 export const MAX_INTERFACE_NAME_LENGTH = 15;
@@ -68,69 +70,20 @@ export interface ParsedCidr extends ParsedIP {
   prefixLength: number;
 }
 
-function ipv4Bytes(text: string): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  let octet = 0;
-  let i = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 46 /* . */) {
-      out[i++] = octet;
-      octet = 0;
-    } else octet = octet * 10 + (c - 48);
-  }
-  out[i] = octet;
-  return out;
-}
-
 // Parsing the same gateway/address text over and over (route tables) is common: memoise a bounded set.
 const ipCache = new Map<string, ParsedIP>();
 const IP_CACHE_LIMIT = 4096;
 
-function ipv6Bytes(text: string): Buffer {
-  let head = text;
-  let tailV4: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tailV4 = text.slice(lastColon + 1).split('.').map(Number);
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
-  const parse = (s: string | undefined) => (s ? s.split(':').filter((x) => x !== '').map((x) => parseInt(x, 16)) : []);
-  const l = parse(left);
-  const r = parse(right);
-  const groups = right === undefined ? l : [...l, ...new Array(8 - l.length - r.length).fill(0), ...r];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  if (tailV4.length === 4) Buffer.from(tailV4).copy(out, 12);
-  return out;
-}
+// `ip` keeps an address's family: an IPv4-mapped IPv6 address prints as `::ffff:a00:1`, not as IPv4.
+const KEEP_FAMILY: FormatIPOptions = { mapped: 'ipv6' };
 
-/** Canonical text of address bytes (RFC 5952 for IPv6). */
+/**
+ * Canonical text of address bytes (RFC 5952 for IPv6, IPv4-mapped IPv6 kept in IPv6 form).
+ * @throws RangeError when `bytes` is not 4 or 16 bytes long.
+ */
 export function formatIP(bytes: Uint8Array): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  if (bytes.length !== 16) throw new RangeError(`address of ${bytes.length} bytes`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // Longest run (>= 2) of zero groups becomes "::".
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  if (bytes.length !== 4 && bytes.length !== 16) throw new RangeError(`address of ${bytes.length} bytes`);
+  return formatIPBytes(bytes, KEEP_FAMILY);
 }
 
 /** Parses an IPv4 or IPv6 address (no prefix). @throws ValidationError */
@@ -149,70 +102,20 @@ export function parseIP(text: unknown, field = 'address'): ParsedIP {
   fail(field, text, 'not a valid IPv4 or IPv6 address');
 }
 
-const isHexDigit = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-
-/** Dotted quad, each part 0-255 without leading zeros (as `net.isIPv4`). @internal */
-export function isDottedQuad(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => /^(?:0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
-}
-
 /**
- * The same answer as `net.isIPv6` for zone-less text, without its regular expression: compiling
- * that expression costs ~3 ms on its first use in a process, more than all the parsing a
- * short-lived caller (the CNI plugin) does. Groups of 1-4 hex digits, at most one `::` (standing
- * for at least one zero group), an optional dotted-quad tail counting as two groups.
- * @internal
+ * Parses with `@libcalico-ts/net` (Go's `net.ParseIP` rules: no zone, no whitespace, no leading
+ * zeros in IPv4 fields); an IPv4-mapped IPv6 address stays IPv6. Null when malformed.
  */
-export function isIPv6Text(text: string): boolean {
-  const n = text.length;
-  if (n < 2 || n > 45) return false;
-  let groups = 0;
-  let compressed = false;
-  let i = 0;
-  if (text.charCodeAt(0) === 58 /* : */) {
-    if (text.charCodeAt(1) !== 58) return false;
-    compressed = true;
-    i = 2;
-    if (i === n) return true;
-  }
-  for (;;) {
-    let j = i;
-    while (j < n && j - i < 5 && isHexDigit(text.charCodeAt(j))) j++;
-    if (j < n && text.charCodeAt(j) === 46 /* . */) {
-      if (!isDottedQuad(text.slice(i))) return false;
-      groups += 2;
-      break;
-    }
-    if (j === i || j - i > 4) return false;
-    groups++;
-    if (j === n) break;
-    if (text.charCodeAt(j) !== 58) return false;
-    if (text.charCodeAt(j + 1) === 58) {
-      if (compressed) return false;
-      compressed = true;
-      i = j + 2;
-      if (i === n) break;
-    } else {
-      i = j + 1;
-      if (i === n) return false;
-    }
-  }
-  return compressed ? groups <= 7 : groups === 8;
-}
-
 function parseIPUncached(text: string): ParsedIP | null {
-  {
-    if (isDottedQuad(text)) {
-      const bytes = ipv4Bytes(text);
-      return { family: 4, bytes, text: formatIP(bytes) };
-    }
-    if (isIPv6Text(text)) {
-      const bytes = ipv6Bytes(text);
-      return { family: 6, bytes, text: formatIP(bytes) };
-    }
+  let ip;
+  try {
+    ip = netParseIP(text);
+  } catch {
+    return null;
   }
-  return null;
+  const raw = ip.toBytes();
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+  return { family: ip.version, bytes, text: formatIPBytes(bytes, KEEP_FAMILY) };
 }
 
 /**
@@ -237,28 +140,11 @@ export function parseCidr(text: unknown, field = 'cidr', options: { strict?: boo
     if (!/^\d{1,3}$/.test(len) || Number(len) > max) fail(field, text, `prefix length must be 0..${max}`);
     prefixLength = Number(len);
   }
-  if (options.strict && hasHostBits(ip.bytes, prefixLength)) {
-    fail(field, text, `host bits are set (network is ${formatIP(maskBytes(ip.bytes, prefixLength))}/${prefixLength})`);
+  if (options.strict) {
+    const network = maskBytes(ip.bytes, prefixLength, Buffer.alloc(ip.bytes.length));
+    if (!network.equals(ip.bytes)) fail(field, text, `host bits are set (network is ${formatIP(network)}/${prefixLength})`);
   }
   return { family: ip.family, bytes: ip.bytes, text: ip.text, prefixLength };
-}
-
-function hasHostBits(bytes: Buffer, prefixLength: number): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const bitsHere = Math.max(0, Math.min(8, prefixLength - i * 8));
-    if ((bytes[i]! & ~((0xff << (8 - bitsHere)) & 0xff) & 0xff) !== 0) return true;
-  }
-  return false;
-}
-
-/** Returns a copy of `bytes` with every bit after `prefixLength` cleared. */
-export function maskBytes(bytes: Buffer, prefixLength: number): Buffer {
-  const out = Buffer.from(bytes);
-  for (let i = 0; i < out.length; i++) {
-    const bitsHere = Math.max(0, Math.min(8, prefixLength - i * 8));
-    out[i] = out[i]! & ((0xff << (8 - bitsHere)) & 0xff);
-  }
-  return out;
 }
 
 /** Canonical `addr/len` text. */

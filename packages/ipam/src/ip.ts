@@ -1,10 +1,11 @@
 /**
  * Address arithmetic the engine needs on its hot path: addresses as bigint values, canonical
  * formatting (Go's `net.IP.String()` forms, RFC 5952 for IPv6) and parsed CIDRs cached by string.
- * Parsing itself is `@libcalico-ts/net`'s; this module keeps the engine's plain-value shapes and
- * the cache. Internal to the package.
+ * Parsing, formatting and masking are `@libcalico-ts/net`'s; this module keeps the engine's
+ * plain-value shapes and the cache. Internal to the package.
  */
-import { parseCIDR as netParseCIDR, parseIP as netParseIP } from '@libcalico-ts/net';
+import { formatIPv4, formatIPv6, maskValue, parseCIDR as netParseCIDR, parseIP as netParseIP } from '@libcalico-ts/net';
+import type { FormatIPOptions } from '@libcalico-ts/net';
 
 export type IPVersion = 4 | 6;
 
@@ -44,47 +45,20 @@ export function parseIP(text: string): IPAddress | undefined {
   }
 }
 
-const V4_CACHE_OCTETS: string[] = Array.from({ length: 256 }, (_, i) => String(i));
-
 /** Dotted-quad text of an IPv4 value. */
-export function formatV4(value: number): string {
-  return (
-    V4_CACHE_OCTETS[(value >>> 24) & 255]! +
-    '.' +
-    V4_CACHE_OCTETS[(value >>> 16) & 255]! +
-    '.' +
-    V4_CACHE_OCTETS[(value >>> 8) & 255]! +
-    '.' +
-    V4_CACHE_OCTETS[value & 255]!
-  );
-}
+export { formatIPv4 as formatV4 } from '@libcalico-ts/net';
+
+// IPAM keeps the family of its IPv6 values: an address of an IPv6 pool inside ::ffff:0:0/96
+// prints in IPv6 form (`::ffff:a00:1`), never as the IPv4 address it maps.
+const KEEP_FAMILY: FormatIPOptions = { mapped: 'ipv6' };
 
 /** Canonical IPv6 text: lower case, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
 export function formatV6(value: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+  return formatIPv6(value, KEEP_FAMILY);
 }
 
 export function formatIP(version: IPVersion, value: bigint): string {
-  return version === 4 ? formatV4(Number(value)) : formatV6(value);
+  return version === 4 ? formatIPv4(Number(value)) : formatV6(value);
 }
 
 const cidrCache = new Map<string, CIDR | null>();
@@ -116,10 +90,9 @@ function parseCIDRUncached(text: string, allowBare: boolean): CIDR | undefined {
 
 /** Builds a CIDR from a value and prefix (masking host bits). */
 export function makeCIDR(version: IPVersion, value: bigint, prefix: number): CIDR {
-  const bits = bitsOf(version);
-  const hostBits = BigInt(bits - prefix);
-  const network = (value >> hostBits) << hostBits;
-  return { version, address: value, network, prefix, size: 1n << hostBits, text: `${formatIP(version, network)}/${prefix}` };
+  const bits = version === 4 ? 32 : 128;
+  const network = value & maskValue(bits, prefix);
+  return { version, address: value, network, prefix, size: 1n << BigInt(bits - prefix), text: `${formatIP(version, network)}/${prefix}` };
 }
 
 /** True when `cidr` contains the address value (same family assumed). */
