@@ -48,7 +48,8 @@ for (const [name, entry] of Object.values(backends)) {
 }
 
 // Dynamic imports of a backend become imports of its file; static imports stay bundled
-// (the gateway datastore uses only the etcd codec, which is small and has no gRPC).
+// (the etcd codec and the JSON-gateway datastore, @libcalico-ts/datastore-etcd/gateway, are
+// small and load no gRPC).
 const lazyBackends = {
   name: 'lazy-backends',
   setup(b) {

@@ -1,9 +1,11 @@
 /**
  * Builds the datastore a plugin talks to (reference cni.md §2.2: NetConf fields override the
- * environment). Backends are imported dynamically, so an etcd run never loads the Kubernetes
- * client and vice versa.
+ * environment). The gRPC etcd and Kubernetes backends are imported dynamically, so an etcd run
+ * never loads the Kubernetes client and vice versa; the default etcd backend, the JSON-gateway
+ * datastore of `@libcalico-ts/datastore-etcd/gateway`, is small and loads no gRPC: it is bundled.
  */
 import type { Datastore } from '@libcalico-ts/datastore';
+import { createEtcdGatewayDatastore } from '@libcalico-ts/datastore-etcd/gateway';
 import { CniCode, CniError } from './cni.js';
 import type { CalicoNetConf } from './netconf.js';
 
@@ -118,7 +120,6 @@ async function openNewBackend(conf: CalicoNetConf, env: NodeJS.ProcessEnv): Prom
         const { createEtcdDatastore } = await import('@libcalico-ts/datastore-etcd');
         datastore = createEtcdDatastore({ endpoints, ...tls });
       } else {
-        const { createEtcdGatewayDatastore } = await import('./etcd-gateway.js');
         datastore = createEtcdGatewayDatastore({ endpoints, ...tls });
       }
       const backend: Backend = { datastore, type };

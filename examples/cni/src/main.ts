@@ -8,7 +8,7 @@ import { CniCode, CniError, errorJson, parseStdin, printResult, readEnv, version
 import { openBackend } from './backend.js';
 import { calicoFailure, ipamAdd, ipamDel, ipamGc, type IpamOwner } from './ipam.js';
 import { Logger } from './log.js';
-import { gatewayRequestCount } from './etcd-gateway.js';
+import { gatewayRequestCount } from '@libcalico-ts/datastore-etcd/gateway';
 import { parseNetConf, resolveNodename } from './netconf.js';
 import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, identifiers } from './plugin.js';
 

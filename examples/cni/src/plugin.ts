@@ -20,7 +20,7 @@ import {
 } from '@libcalico-ts/dataplane';
 import { CniCode, CniError, parseResult, type CniEnv, type CniResult } from './cni.js';
 import { openBackend, type Backend } from './backend.js';
-import { prefetching, type PrefetchRead } from './etcd-gateway.js';
+import { prefetching, type PrefetchRead } from '@libcalico-ts/datastore-etcd/gateway';
 import { calicoFailure, handleIdOf, ipamAdd, ipamAddresses, ipamDel, ipamGc, ipamHandles, type IpamAddOptions, type IpamOwner } from './ipam.js';
 import { parseNetConf, resolveMtu, resolveNodename, type CalicoNetConf } from './netconf.js';
 import type { BaseNetConf } from './cni.js';

@@ -4,16 +4,16 @@
  * instead of being compiled lazily in each short-lived process.
  *
  * Only pure work: NetConf and CNI parsing, result printing for every version, the iproute2 plan,
- * the HTTP response parser, the etcd value codec, and IPAM (allocate, read back, release) on a
+ * the etcd gateway client's response parsing, the etcd value codec, and IPAM (allocate, read back, release) on a
  * throwaway in-memory datastore. No file, socket, process, clock-dependent cache or random state
  * outlives it; nothing here is visible to an invocation.
  */
 import { createMemoryDatastore } from '@libcalico-ts/datastore';
 import { decodeEtcdValue, encodeEtcdValue } from '@libcalico-ts/datastore-etcd';
+import { warmUpEtcdGateway } from '@libcalico-ts/datastore-etcd/gateway';
 import { planWorkloadInterfaceIproute2, normalizeCidr } from '@libcalico-ts/dataplane';
 import { workloadEndpointName, type V3Object } from '@libcalico-ts/api';
 import { parseResult, parseStdin, printResult, readEnv, SUPPORTED_VERSIONS, type CniResult } from './cni.js';
-import { parseHttpResponseForWarmUp } from './http1.js';
 import { ipamAdd, ipamAddresses, ipamDel } from './ipam.js';
 import { parseNetConf } from './netconf.js';
 
@@ -43,7 +43,5 @@ export async function warmUp(): Promise<void> {
   const key = { type: 'resource', kind: 'WorkloadEndpoint', namespace: 'ns', name: workloadEndpointName({ node: 'warm', orchestrator: 'k8s', pod: 'pod', endpoint: 'eth0' }) } as const;
   const endpoint = { apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: key.name, namespace: 'ns', labels: {} }, spec: { orchestrator: 'k8s', node: 'warm', containerID: 'warm-up-1', pod: 'pod', endpoint: 'eth0', interfaceName: 'caliwarmup00000', mac: '02:00:00:00:00:01', ipNetworks, profiles: ['warm-up'] } } as unknown as V3Object;
   decodeEtcdValue(key, encodeEtcdValue(key, endpoint));
-  const body = JSON.stringify({ header: { revision: '1' }, kvs: [{ key: Buffer.from('/k').toString('base64'), value: Buffer.from(encodeEtcdValue(key, endpoint)).toString('base64'), mod_revision: '1' }] });
-  parseHttpResponseForWarmUp(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  parseHttpResponseForWarmUp(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+  warmUpEtcdGateway();
 }

@@ -2,27 +2,16 @@
  * The etcd v3 datastore: Calico's key layout and JSON values over the `etcd3` client.
  * Every operation is a single etcd request or transaction (reference datastore.md §6.3-§6.5).
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import {
   DatastoreError,
   DatastoreUnavailableError,
-  ResourceExistsError,
   ResourceNotFoundError,
-  UpdateConflictError,
   ValidationError,
   WatchTooOldError,
   type ErrorIdentifier,
-  type V3Object,
 } from '@libcalico-ts/api';
 import {
-  describeList,
-  keyIdentifier,
-  keyMatchesList,
-  keyToPath,
   listToPrefixes,
-  pathToKey,
-  validateList,
   type Datastore,
   type DatastoreCapabilities,
   type Key,
@@ -31,7 +20,6 @@ import {
   type KVPair,
   type ListInterface,
   type TxnCondition,
-  type ListCondition,
   type TxnOperation,
   type TxnOptions,
   type TxnResult,
@@ -41,9 +29,37 @@ import {
   type WatchOptions,
 } from '@libcalico-ts/datastore';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop, retry } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IKeyValue, type IOptions, type IRangeResponse, type IRequestOp, type IResponseOp, type Watcher } from 'etcd3';
-import { decodeEtcdValue, encodeEtcdValue } from './codec.js';
+import { Etcd3, isRecoverableError, type IKeyValue, type IOptions, type IRangeResponse, type IRequestOp, type IResponseOp, type ITxnResponse, type Watcher } from 'etcd3';
 import { translateEtcdError } from './errors.js';
+import {
+  checkCommonOptions,
+  checkRevision,
+  decodeListed,
+  decodeStored,
+  LIST_PAGE_SIZE,
+  loadTlsFiles,
+  prefixEnd,
+  prepareKey,
+  type DecodedKV,
+  type PreparedKey,
+} from './internal/shared.js';
+import {
+  createFailure,
+  createRequest,
+  deletedPair,
+  deleteFailure,
+  deleteRequest,
+  PinnedRevisionCompacted,
+  planTransaction,
+  readPrefixes,
+  transactionFailure,
+  transactionResult,
+  updateFailure,
+  updateRequest,
+  type FailureRange,
+  type TxnRequest,
+  type TxnRequestOp,
+} from './internal/txn.js';
 
 /** Options of {@link createEtcdDatastore}. */
 export interface EtcdDatastoreOptions {
@@ -67,66 +83,6 @@ export interface EtcdDatastoreOptions {
   requestTimeoutMs?: number;
 }
 
-/** Keys per range request when listing; pages are read at one pinned revision. */
-const LIST_PAGE_SIZE = 500;
-/** etcd's default `--max-txn-ops`. */
-const MAX_TXN_OPS = 128;
-
-const REVISION = /^[1-9][0-9]{0,18}$/;
-
-function checkRevision(revision: unknown, field = 'revision'): string {
-  if (typeof revision !== 'string' || !REVISION.test(revision)) {
-    throw new ValidationError([{ name: field, value: revision, reason: 'must be an etcd revision: a positive decimal integer string' }]);
-  }
-  return revision;
-}
-
-/** Exclusive end of the range of keys starting with `prefix`. */
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
-function readPem(path: string | undefined, field: string): Buffer | undefined {
-  if (path === undefined) return undefined;
-  if (typeof path !== 'string' || path === '') throw new ValidationError([{ name: field, value: path, reason: 'must be a file path' }]);
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new ValidationError([{ name: field, value: path, reason: `cannot read the file: ${(error as Error).message}` }], { cause: error });
-  }
-}
-
-function checkOptions(options: EtcdDatastoreOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ValidationError([{ name: 'options', value: options, reason: 'must be an object with endpoints' }]);
-  }
-  const fields: { name: string; value: unknown; reason: string }[] = [];
-  if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) {
-    fields.push({ name: 'endpoints', value: options.endpoints, reason: 'must be a non-empty list of URLs' });
-  } else {
-    options.endpoints.forEach((endpoint, i) => {
-      if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-        fields.push({ name: `endpoints[${i}]`, value: endpoint, reason: 'must be an http:// or https:// URL with a host and port' });
-      }
-    });
-  }
-  if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
-    fields.push({ name: options.certFile === undefined ? 'certFile' : 'keyFile', value: undefined, reason: 'certFile and keyFile must be given together' });
-  }
-  for (const name of ['dialTimeoutMs', 'requestTimeoutMs'] as const) {
-    const v = options[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) fields.push({ name, value: v, reason: 'must be a positive number of milliseconds' });
-  }
-  if (fields.length > 0) throw new ValidationError(fields);
-}
-
 /**
  * Creates a datastore on an etcd v3 cluster, wire-compatible with Calico's etcdv3 backend: the
  * same keys (`/calico/resources/v3/...`, `/calico/ipam/v2/...`), the same JSON values, the same
@@ -147,11 +103,8 @@ function checkOptions(options: EtcdDatastoreOptions): void {
  * ```
  */
 export function createEtcdDatastore(options: EtcdDatastoreOptions): Datastore {
-  checkOptions(options);
-  const ca = readPem(options.caFile, 'caFile');
-  const cert = readPem(options.certFile, 'certFile');
-  const key = readPem(options.keyFile, 'keyFile');
-  checkTlsMaterial(options, ca, cert, key);
+  checkCommonOptions(options, ['dialTimeoutMs', 'requestTimeoutMs']);
+  const { ca, cert, key } = loadTlsFiles(options);
   try {
     return new EtcdDatastore(options, ca, cert, key);
   } catch (error) {
@@ -160,44 +113,44 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): Datastore {
   }
 }
 
-/**
- * Parses the TLS material before gRPC sees it, so that a corrupt file, a certificate given as the
- * key, or a key that does not belong to the certificate is a `ValidationError` naming the option
- * (with the file path, never the file's content) instead of an OpenSSL error from deep inside gRPC.
- */
-function checkTlsMaterial(options: EtcdDatastoreOptions, ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): void {
-  const problems: { name: string; value: unknown; reason: string }[] = [];
-  let certificate: X509Certificate | undefined;
-  if (ca !== undefined) {
-    try {
-      new X509Certificate(ca);
-    } catch {
-      problems.push({ name: 'caFile', value: options.caFile, reason: 'is not a PEM certificate' });
-    }
-  }
-  if (cert !== undefined) {
-    try {
-      certificate = new X509Certificate(cert);
-    } catch {
-      problems.push({ name: 'certFile', value: options.certFile, reason: 'is not a PEM certificate' });
-    }
-  }
-  if (key !== undefined) {
-    try {
-      const privateKey = createPrivateKey(key);
-      if (certificate && !certificate.checkPrivateKey(privateKey)) {
-        problems.push({ name: 'keyFile', value: options.keyFile, reason: 'does not match the certificate in certFile' });
-      }
-    } catch {
-      problems.push({ name: 'keyFile', value: options.keyFile, reason: 'is not a PEM private key' });
-    }
-  }
-  if (problems.length > 0) throw new ValidationError(problems);
+/** etcd3's form of a transport-neutral transaction (./internal/txn.ts). */
+function grpcTxn(request: TxnRequest): Parameters<Etcd3['kv']['txn']>[0] {
+  return {
+    compare: request.compare.map((c) =>
+      c.target === 'version'
+        ? { key: c.key, target: 'Version' as const, result: c.result === 'equal' ? ('Equal' as const) : ('Less' as const), version: Number(c.value) }
+        : {
+            key: c.key,
+            ...(c.rangeEnd !== undefined ? { range_end: c.rangeEnd } : {}),
+            target: 'Mod' as const,
+            result: c.result === 'equal' ? ('Equal' as const) : ('Less' as const),
+            mod_revision: c.value,
+          },
+    ),
+    success: request.success.map(grpcOp),
+    failure: request.failure.map(grpcOp),
+  };
 }
 
-interface DecodedKV {
-  pair?: KVPair;
-  error?: Error;
+function grpcOp(op: TxnRequestOp): IRequestOp {
+  if ('put' in op) return { request_put: { key: op.put.key, value: op.put.value } };
+  if ('deleteRange' in op) return { request_delete_range: { key: op.deleteRange.key, ...(op.deleteRange.prevKv ? { prev_kv: true } : {}) } };
+  const r = op.range;
+  return {
+    request_range: {
+      key: r.key,
+      ...(r.rangeEnd !== undefined ? { range_end: r.rangeEnd } : {}),
+      ...(r.minModRevision !== undefined ? { min_mod_revision: r.minModRevision } : {}),
+      ...(r.limit !== undefined ? { limit: r.limit } : {}),
+      ...(r.keysOnly ? { keys_only: true } : {}),
+    },
+  };
+}
+
+/** The keys and mod revisions the failure range `i` of a failed transaction returned. */
+function failureRange(response: ITxnResponse, i: number): FailureRange {
+  const kvs = (response.responses[i] as IResponseOp | undefined)?.response_range?.kvs ?? [];
+  return kvs.map((kv) => ({ key: kv.key.toString(), modRevision: String(kv.mod_revision) }));
 }
 
 class EtcdDatastore implements Datastore {
@@ -267,45 +220,25 @@ class EtcdDatastore implements Datastore {
   }
 
   private decode<K extends Key>(key: K, path: string, kv: IKeyValue): KVPair<K> {
-    let value: ValueOf<K>;
-    try {
-      value = decodeEtcdValue(key, kv.value.toString('utf8'));
-    } catch (error) {
-      throw new DatastoreError(`cannot decode the value stored at ${path}: ${(error as Error).message}`, {
-        identifier: keyIdentifier(key),
-        cause: error,
-      });
-    }
-    const revision = String(kv.mod_revision);
-    // Resources carry their revision as metadata.resourceVersion, as Calico's clients return them.
-    if (key.type === 'resource') (value as V3Object).metadata.resourceVersion = revision;
-    return { key, value, revision };
+    return decodeStored(key, path, kv.value.toString('utf8'), String(kv.mod_revision));
   }
 
   private decodeAny(kv: IKeyValue, list?: ListInterface): DecodedKV | undefined {
-    const path = kv.key.toString('utf8');
-    const key = pathToKey(path);
-    if (key === undefined || (list !== undefined && !keyMatchesList(key, list))) return undefined;
-    try {
-      return { pair: this.decode(key, path, kv) };
-    } catch (error) {
-      return { error: error as Error };
-    }
+    return decodeListed(kv.key.toString('utf8'), kv.value.toString('utf8'), String(kv.mod_revision), list);
   }
 
-  private prepare<K extends Key>(key: K, value?: ValueOf<K>): { path: string; bytes?: Buffer; canonical: K; identifier: ErrorIdentifier } {
+  private prepare<K extends Key>(key: K, value?: ValueOf<K>): PreparedKey<K> {
     this.ensureOpen();
-    const path = keyToPath(key);
-    const canonical = (pathToKey(path) ?? key) as K;
-    const identifier = keyIdentifier(canonical);
-    if (value === undefined) return { path, canonical, identifier };
-    const text = encodeEtcdValue(canonical, value);
-    return { path, bytes: Buffer.from(text, 'utf8'), canonical, identifier };
+    return prepareKey(key, value);
   }
 
   /** The pair written: the stored bytes decoded again, so it equals what a later get returns. */
   private written<K extends Key>(key: K, path: string, bytes: Buffer, revision: string): KVPair<K> {
-    return this.decode(key, path, { key: Buffer.from(path), value: bytes, mod_revision: revision } as IKeyValue);
+    return decodeStored(key, path, bytes.toString('utf8'), revision);
+  }
+
+  private txn(operation: string, request: TxnRequest, identifier?: ErrorIdentifier): Promise<ITxnResponse> {
+    return this.call(operation, () => this.client.kv.txn(grpcTxn(request)), identifier);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -313,42 +246,16 @@ class EtcdDatastore implements Datastore {
 
   async createKV<K extends Key>(key: K, value: ValueOf<K>): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
-    const keyBuffer = Buffer.from(path);
-    const response = await this.call(
-      `create ${path}`,
-      () =>
-        this.client.kv.txn({
-          compare: [{ key: keyBuffer, target: 'Version', result: 'Equal', version: 0 }],
-          success: [{ request_put: { key: keyBuffer, value: bytes! } }],
-          failure: [{ request_range: { key: keyBuffer } }],
-        }),
-      identifier,
-    );
-    if (!response.succeeded) throw new ResourceExistsError(identifier);
+    const response = await this.txn(`create ${path}`, createRequest(path, bytes!), identifier);
+    if (!response.succeeded) throw createFailure(identifier);
     return this.written(canonical, path, bytes!, String(response.header.revision));
   }
 
   async updateKV<K extends Key>(key: K, value: ValueOf<K>, revision: string): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
     const rev = checkRevision(revision);
-    const keyBuffer = Buffer.from(path);
-    const response = await this.call(
-      `update ${path}`,
-      () =>
-        this.client.kv.txn({
-          compare: [{ key: keyBuffer, target: 'Mod', result: 'Equal', mod_revision: rev }],
-          success: [{ request_put: { key: keyBuffer, value: bytes! } }],
-          failure: [{ request_range: { key: keyBuffer } }],
-        }),
-      identifier,
-    );
-    if (!response.succeeded) {
-      const current = response.responses[0]?.response_range?.kvs ?? [];
-      if (current.length === 0) throw new ResourceNotFoundError(identifier);
-      throw new UpdateConflictError(identifier, {
-        message: `update conflict: ${path} is at revision ${current[0]!.mod_revision}, not ${rev}`,
-      });
-    }
+    const response = await this.txn(`update ${path}`, updateRequest(path, bytes!, rev), identifier);
+    if (!response.succeeded) throw updateFailure(identifier, path, rev, failureRange(response, 0));
     return this.written(canonical, path, bytes!, String(response.header.revision));
   }
 
@@ -361,35 +268,17 @@ class EtcdDatastore implements Datastore {
   async deleteKV<K extends Key>(key: K, revision?: string): Promise<KVPair<K>> {
     const { path, canonical, identifier } = this.prepare(key);
     const rev = revision === undefined ? undefined : checkRevision(revision);
-    const keyBuffer = Buffer.from(path);
-    const response = await this.call(
-      `delete ${path}`,
-      () =>
-        this.client.kv.txn({
-          compare: rev === undefined ? [] : [{ key: keyBuffer, target: 'Mod', result: 'Equal', mod_revision: rev }],
-          success: [{ request_delete_range: { key: keyBuffer, prev_kv: true } }],
-          failure: [{ request_range: { key: keyBuffer } }],
-        }),
-      identifier,
-    );
-    if (!response.succeeded) {
-      const current = response.responses[0]?.response_range?.kvs ?? [];
-      if (current.length === 0) throw new ResourceNotFoundError(identifier);
-      throw new UpdateConflictError(identifier, {
-        message: `delete conflict: ${path} is at revision ${current[0]!.mod_revision}, not ${rev}`,
-      });
-    }
+    const response = await this.txn(`delete ${path}`, deleteRequest(path, rev), identifier);
+    if (!response.succeeded) throw deleteFailure(identifier, path, rev, failureRange(response, 0));
     const deleted = response.responses[0]?.response_delete_range;
     const previous = deleted?.prev_kvs?.[0];
-    if (!deleted || Number(deleted.deleted) === 0 || previous === undefined) throw new ResourceNotFoundError(identifier);
-    try {
-      return this.decode(canonical, path, previous);
-    } catch (error) {
-      throw new DatastoreError(`${path} was deleted, but its previous value could not be decoded: ${(error as Error).message}`, {
-        identifier: { key: path },
-        cause: error,
-      });
-    }
+    return deletedPair(
+      canonical,
+      path,
+      identifier,
+      deleted ? deleted.deleted : 0,
+      previous === undefined ? undefined : { text: previous.value.toString('utf8'), modRevision: String(previous.mod_revision) },
+    );
   }
 
   async getKV<K extends Key>(key: K): Promise<KVPair<K>> {
@@ -404,28 +293,11 @@ class EtcdDatastore implements Datastore {
   // List
 
   /** Reads every key under `prefixes` at one revision, page by page. */
-  private async readPrefixes(prefixes: string[], operation: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.readPrefixesOnce(prefixes, operation);
-      } catch (error) {
-        // A compaction between two pages invalidates the pinned revision: read again from scratch.
-        if (error instanceof PinnedRevisionCompacted && attempt < 3) continue;
-        if (error instanceof PinnedRevisionCompacted) throw new DatastoreUnavailableError(`${operation}: etcd compacted the list revision repeatedly`);
-        throw error;
-      }
-    }
-  }
-
-  private async readPrefixesOnce(prefixes: string[], operation: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
-    const kvs: IKeyValue[] = [];
-    let revision: string | undefined;
-    for (const prefix of prefixes) {
-      const start = Buffer.from(prefix);
-      const end = prefixEnd(start);
-      let from = start;
-      for (;;) {
-        const pinned = revision;
+  private readPrefixes(prefixes: string[], operation: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
+    return readPrefixes(
+      prefixes,
+      operation,
+      async (from, end, pinned) => {
         let page: IRangeResponse;
         try {
           page = await this.call(operation, () =>
@@ -435,13 +307,10 @@ class EtcdDatastore implements Datastore {
           if (pinned !== undefined && (error as Error).name === 'WatchTooOldError') throw new PinnedRevisionCompacted();
           throw error;
         }
-        revision ??= String(page.header.revision);
-        kvs.push(...page.kvs);
-        if (!page.more || page.kvs.length === 0) break;
-        from = Buffer.concat([page.kvs[page.kvs.length - 1]!.key, Buffer.from([0])]);
-      }
-    }
-    return { kvs, revision: revision! };
+        return { kvs: page.kvs, more: page.more, revision: String(page.header.revision) };
+      },
+      (kv) => kv.key,
+    );
   }
 
   async listKV<L extends ListInterface>(list: L): Promise<KVList<KeyOfList<L>>> {
@@ -505,95 +374,10 @@ class EtcdDatastore implements Datastore {
 
   async transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult> {
     this.ensureOpen();
-    if (!Array.isArray(conditions)) throw new ValidationError([{ name: 'conditions', value: conditions, reason: 'must be a list' }]);
-    if (!Array.isArray(operations)) throw new ValidationError([{ name: 'operations', value: operations, reason: 'must be a list' }]);
-    if (operations.length > MAX_TXN_OPS) {
-      throw new ValidationError([{ name: 'operations', value: operations.length, reason: `etcd allows at most ${MAX_TXN_OPS} operations per transaction` }]);
-    }
-    const compare: NonNullable<Parameters<Etcd3['kv']['txn']>[0]['compare']> = [];
-    const failure: IRequestOp[] = [];
-    // One entry per failure op, in order: what to report when the transaction fails.
-    const checks: (
-      | { path: string; identifier: ErrorIdentifier; absent: boolean; revision?: string; list?: undefined }
-      | { list: ListInterface; index: number; after: string; path: string }
-    )[] = [];
-    conditions.forEach((condition, i) => {
-      if (typeof condition !== 'object' || condition === null) {
-        throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be {key, revision} or {key, absent: true}' }]);
-      }
-      const { path, identifier } = this.prepare(condition.key);
-      const keyBuffer = Buffer.from(path);
-      if ('absent' in condition && condition.absent === true) {
-        compare.push({ key: keyBuffer, target: 'Version', result: 'Equal', version: 0 });
-        checks.push({ path, identifier, absent: true });
-      } else if ('revision' in condition) {
-        const rev = checkRevision(condition.revision, `conditions[${i}].revision`);
-        compare.push({ key: keyBuffer, target: 'Mod', result: 'Equal', mod_revision: rev });
-        checks.push({ path, identifier, absent: false, revision: rev });
-      } else {
-        throw new ValidationError([{ name: `conditions[${i}]`, value: condition, reason: 'must be {key, revision} or {key, absent: true}' }]);
-      }
-      failure.push({ request_range: { key: keyBuffer } });
-    });
-    const listConditions = options?.listConditions ?? [];
-    if (!Array.isArray(listConditions)) throw new ValidationError([{ name: 'options.listConditions', value: listConditions, reason: 'must be an array' }]);
-    listConditions.forEach((condition: ListCondition, i: number) => {
-      if (typeof condition !== 'object' || condition === null) {
-        throw new ValidationError([{ name: `options.listConditions[${i}]`, value: condition, reason: 'must be {list, notModifiedAfter}' }]);
-      }
-      // Every key under the list's prefixes has a mod revision <= notModifiedAfter (an empty range holds).
-      validateList(condition.list);
-      const after = checkRevision(condition.notModifiedAfter, `options.listConditions[${i}].notModifiedAfter`);
-      const next = (BigInt(after) + 1n).toString();
-      for (const prefix of listToPrefixes(condition.list)) {
-        const start = Buffer.from(prefix);
-        const end = prefixEnd(start);
-        compare.push({ key: start, range_end: end, target: 'Mod', result: 'Less', mod_revision: next });
-        failure.push({ request_range: { key: start, range_end: end, min_mod_revision: next, limit: 1, keys_only: true } });
-        checks.push({ list: condition.list, index: i, after, path: prefix });
-      }
-    });
-    const success: IRequestOp[] = [];
-    const results: { key: Key; path: string; bytes?: Buffer }[] = [];
-    const seen = new Set<string>();
-    operations.forEach((operation, i) => {
-      if (typeof operation !== 'object' || operation === null || (operation.op !== 'put' && operation.op !== 'delete')) {
-        throw new ValidationError([{ name: `operations[${i}].op`, value: (operation as { op?: unknown } | null)?.op, reason: "must be 'put' or 'delete'" }]);
-      }
-      const prepared = operation.op === 'put' ? this.prepare(operation.key, operation.value) : this.prepare(operation.key);
-      if (seen.has(prepared.path)) {
-        throw new ValidationError([{ name: `operations[${i}].key`, value: operation.key, reason: `${prepared.path} appears twice in one transaction` }]);
-      }
-      seen.add(prepared.path);
-      const keyBuffer = Buffer.from(prepared.path);
-      success.push(operation.op === 'put' ? { request_put: { key: keyBuffer, value: prepared.bytes! } } : { request_delete_range: { key: keyBuffer } });
-      results.push({ key: prepared.canonical, path: prepared.path, ...(operation.op === 'put' ? { bytes: prepared.bytes! } : {}) });
-    });
-    const response = await this.call('transaction', () => this.client.kv.txn({ compare, success, failure }));
-    const revision = String(response.header.revision);
-    if (!response.succeeded) {
-      // Report the first condition that does not hold, as the contract asks.
-      for (let i = 0; i < checks.length; i++) {
-        const check = checks[i]!;
-        const kvs = (response.responses[i] as IResponseOp | undefined)?.response_range?.kvs ?? [];
-        if (check.list !== undefined) {
-          if (kvs.length > 0) {
-            throw new UpdateConflictError(`list ${describeList(check.list)}`, {
-              message: `transaction conflict: listConditions[${check.index}]: ${kvs[0]!.key.toString()} changed at revision ${kvs[0]!.mod_revision}, after ${check.after}`,
-            });
-          }
-          continue;
-        }
-        if (check.absent && kvs.length > 0) throw new ResourceExistsError(check.identifier);
-        if (!check.absent && (kvs.length === 0 || String(kvs[0]!.mod_revision) !== check.revision)) {
-          throw new UpdateConflictError(check.identifier, {
-            message: `transaction conflict: ${check.path} is ${kvs.length === 0 ? 'absent' : `at revision ${kvs[0]!.mod_revision}`}, not ${check.revision}`,
-          });
-        }
-      }
-      throw new UpdateConflictError('transaction', { message: 'transaction conflict: a condition changed while checking it' });
-    }
-    return { results: results.map((r) => (r.bytes !== undefined ? { key: r.key, revision } : { key: r.key })), revision };
+    const plan = planTransaction(conditions, operations, options);
+    const response = await this.txn('transaction', plan.request);
+    if (!response.succeeded) throw transactionFailure(plan, plan.checks.map((_, i) => failureRange(response, i)));
+    return transactionResult(plan, String(response.header.revision));
   }
 
   async close(): Promise<void> {
@@ -608,8 +392,6 @@ class EtcdDatastore implements Datastore {
     return this.closed;
   }
 }
-
-class PinnedRevisionCompacted extends Error {}
 
 // ---------------------------------------------------------------------------------------------
 // Watch

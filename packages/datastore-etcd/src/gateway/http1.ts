@@ -1,11 +1,12 @@
 /**
- * A minimal HTTP/1.1 client for the CNI plugin's etcd gateway calls: `POST` with a JSON body over
- * kept-alive `node:net` / `node:tls` sockets, responses framed by `Content-Length` or chunked
- * transfer coding.
+ * A minimal HTTP/1.1 client for the gateway datastore's calls (./datastore.ts): `POST` with a JSON
+ * body over kept-alive `node:net` / `node:tls` sockets, responses framed by `Content-Length` or
+ * chunked transfer coding. Internal to this package.
  *
- * Why not `node:http`: a CNI plugin is a short-lived process, and the first `http.request` of a
- * process costs ~8 ms on top of the round trip (lazy loading of the HTTP parser and client
- * internals), ~10x the loopback round trip itself. This client needs only the socket modules.
+ * Why not `node:http`: the gateway datastore serves short-lived processes (CNI plugins, CLIs,
+ * hooks), and the first `http.request` of a process costs ~8 ms on top of the round trip (lazy
+ * loading of the HTTP parser and client internals), ~10x the loopback round trip itself. This
+ * client needs only the socket modules.
  *
  * Scope: exactly what the etcd JSON gateway needs. No redirects, no proxies, no compression,
  * no pipelining (one request at a time per socket; concurrent requests open more sockets).
@@ -235,10 +236,9 @@ export class Http1Client {
 }
 
 /**
- * Parses one complete response text (used to warm the parser up while the startup snapshot is
- * built, see ./warmup.ts).
- * @internal
+ * Parses one complete response text, without a socket: lets a process compile the parser ahead
+ * of its first request (see `warmUpEtcdGateway` in ./datastore.ts).
  */
-export function parseHttpResponseForWarmUp(text: string): Http1Response | undefined {
+export function parseHttpResponse(text: string): Http1Response | undefined {
   return new ResponseParser().feed(Buffer.from(text, 'utf8'));
 }
