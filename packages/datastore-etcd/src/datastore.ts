@@ -43,23 +43,7 @@ import {
   type DecodedKV,
   type PreparedKey,
 } from './internal/shared.js';
-import {
-  createFailure,
-  createRequest,
-  deletedPair,
-  deleteFailure,
-  deleteRequest,
-  PinnedRevisionCompacted,
-  planTransaction,
-  readPrefixes,
-  transactionFailure,
-  transactionResult,
-  updateFailure,
-  updateRequest,
-  type FailureRange,
-  type TxnRequest,
-  type TxnRequestOp,
-} from './internal/txn.js';
+import * as etcdTxn from './internal/txn.js';
 
 /** Options of {@link createEtcdDatastore}. */
 export interface EtcdDatastoreOptions {
@@ -114,7 +98,7 @@ export function createEtcdDatastore(options: EtcdDatastoreOptions): Datastore {
 }
 
 /** etcd3's form of a transport-neutral transaction (./internal/txn.ts). */
-function grpcTxn(request: TxnRequest): Parameters<Etcd3['kv']['txn']>[0] {
+function grpcTxn(request: etcdTxn.TxnRequest): Parameters<Etcd3['kv']['txn']>[0] {
   return {
     compare: request.compare.map((c) =>
       c.target === 'version'
@@ -132,7 +116,7 @@ function grpcTxn(request: TxnRequest): Parameters<Etcd3['kv']['txn']>[0] {
   };
 }
 
-function grpcOp(op: TxnRequestOp): IRequestOp {
+function grpcOp(op: etcdTxn.TxnRequestOp): IRequestOp {
   if ('put' in op) return { request_put: { key: op.put.key, value: op.put.value } };
   if ('deleteRange' in op) return { request_delete_range: { key: op.deleteRange.key, ...(op.deleteRange.prevKv ? { prev_kv: true } : {}) } };
   const r = op.range;
@@ -148,7 +132,7 @@ function grpcOp(op: TxnRequestOp): IRequestOp {
 }
 
 /** The keys and mod revisions the failure range `i` of a failed transaction returned. */
-function failureRange(response: ITxnResponse, i: number): FailureRange {
+function failureRange(response: ITxnResponse, i: number): etcdTxn.FailureRange {
   const kvs = (response.responses[i] as IResponseOp | undefined)?.response_range?.kvs ?? [];
   return kvs.map((kv) => ({ key: kv.key.toString(), modRevision: String(kv.mod_revision) }));
 }
@@ -237,7 +221,7 @@ class EtcdDatastore implements Datastore {
     return decodeStored(key, path, bytes.toString('utf8'), revision);
   }
 
-  private txn(operation: string, request: TxnRequest, identifier?: ErrorIdentifier): Promise<ITxnResponse> {
+  private txn(operation: string, request: etcdTxn.TxnRequest, identifier?: ErrorIdentifier): Promise<ITxnResponse> {
     return this.call(operation, () => this.client.kv.txn(grpcTxn(request)), identifier);
   }
 
@@ -246,16 +230,16 @@ class EtcdDatastore implements Datastore {
 
   async createKV<K extends Key>(key: K, value: ValueOf<K>): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
-    const response = await this.txn(`create ${path}`, createRequest(path, bytes!), identifier);
-    if (!response.succeeded) throw createFailure(identifier);
+    const response = await this.txn(`create ${path}`, etcdTxn.createRequest(path, bytes!), identifier);
+    if (!response.succeeded) throw etcdTxn.createFailure(identifier);
     return this.written(canonical, path, bytes!, String(response.header.revision));
   }
 
   async updateKV<K extends Key>(key: K, value: ValueOf<K>, revision: string): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
     const rev = checkRevision(revision);
-    const response = await this.txn(`update ${path}`, updateRequest(path, bytes!, rev), identifier);
-    if (!response.succeeded) throw updateFailure(identifier, path, rev, failureRange(response, 0));
+    const response = await this.txn(`update ${path}`, etcdTxn.updateRequest(path, bytes!, rev), identifier);
+    if (!response.succeeded) throw etcdTxn.updateFailure(identifier, path, rev, failureRange(response, 0));
     return this.written(canonical, path, bytes!, String(response.header.revision));
   }
 
@@ -268,11 +252,11 @@ class EtcdDatastore implements Datastore {
   async deleteKV<K extends Key>(key: K, revision?: string): Promise<KVPair<K>> {
     const { path, canonical, identifier } = this.prepare(key);
     const rev = revision === undefined ? undefined : checkRevision(revision);
-    const response = await this.txn(`delete ${path}`, deleteRequest(path, rev), identifier);
-    if (!response.succeeded) throw deleteFailure(identifier, path, rev, failureRange(response, 0));
+    const response = await this.txn(`delete ${path}`, etcdTxn.deleteRequest(path, rev), identifier);
+    if (!response.succeeded) throw etcdTxn.deleteFailure(identifier, path, rev, failureRange(response, 0));
     const deleted = response.responses[0]?.response_delete_range;
     const previous = deleted?.prev_kvs?.[0];
-    return deletedPair(
+    return etcdTxn.deletedPair(
       canonical,
       path,
       identifier,
@@ -294,7 +278,7 @@ class EtcdDatastore implements Datastore {
 
   /** Reads every key under `prefixes` at one revision, page by page. */
   private readPrefixes(prefixes: string[], operation: string): Promise<{ kvs: IKeyValue[]; revision: string }> {
-    return readPrefixes(
+    return etcdTxn.readPrefixes(
       prefixes,
       operation,
       async (from, end, pinned) => {
@@ -304,7 +288,7 @@ class EtcdDatastore implements Datastore {
             this.client.kv.range({ key: from, range_end: end, limit: LIST_PAGE_SIZE, ...(pinned !== undefined ? { revision: pinned } : {}) }),
           );
         } catch (error) {
-          if (pinned !== undefined && (error as Error).name === 'WatchTooOldError') throw new PinnedRevisionCompacted();
+          if (pinned !== undefined && (error as Error).name === 'WatchTooOldError') throw new etcdTxn.PinnedRevisionCompacted();
           throw error;
         }
         return { kvs: page.kvs, more: page.more, revision: String(page.header.revision) };
@@ -374,10 +358,10 @@ class EtcdDatastore implements Datastore {
 
   async transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult> {
     this.ensureOpen();
-    const plan = planTransaction(conditions, operations, options);
+    const plan = etcdTxn.planTransaction(conditions, operations, options);
     const response = await this.txn('transaction', plan.request);
-    if (!response.succeeded) throw transactionFailure(plan, plan.checks.map((_, i) => failureRange(response, i)));
-    return transactionResult(plan, String(response.header.revision));
+    if (!response.succeeded) throw etcdTxn.transactionFailure(plan, plan.checks.map((_, i) => failureRange(response, i)));
+    return etcdTxn.transactionResult(plan, String(response.header.revision));
   }
 
   async close(): Promise<void> {

@@ -46,23 +46,7 @@ import {
   prepareKey,
   type PreparedKey,
 } from '../internal/shared.js';
-import {
-  createFailure,
-  createRequest,
-  deletedPair,
-  deleteFailure,
-  deleteRequest,
-  PinnedRevisionCompacted,
-  planTransaction,
-  readPrefixes,
-  transactionFailure,
-  transactionResult,
-  updateFailure,
-  updateRequest,
-  type FailureRange,
-  type TxnRequest,
-  type TxnRequestOp,
-} from '../internal/txn.js';
+import * as etcdTxn from '../internal/txn.js';
 import { Http1Client, parseHttpResponse, type Http1Response } from './http1.js';
 
 /** Options of {@link createEtcdGatewayDatastore}. */
@@ -116,7 +100,7 @@ const b64 = (data: string | Buffer): string => Buffer.from(data).toString('base6
 const text64 = (data: string | undefined): string => Buffer.from(data ?? '', 'base64').toString('utf8');
 
 /** The gateway's JSON form of a transport-neutral transaction. */
-function gatewayTxn(request: TxnRequest): object {
+function gatewayTxn(request: etcdTxn.TxnRequest): object {
   return {
     compare: request.compare.map((c) => ({
       key: b64(c.key),
@@ -130,7 +114,7 @@ function gatewayTxn(request: TxnRequest): object {
   };
 }
 
-function gatewayOp(op: TxnRequestOp): object {
+function gatewayOp(op: etcdTxn.TxnRequestOp): object {
   if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value) } };
   if ('deleteRange' in op) return { request_delete_range: { key: b64(op.deleteRange.key), ...(op.deleteRange.prevKv ? { prev_kv: true } : {}) } };
   const r = op.range;
@@ -145,7 +129,7 @@ function gatewayOp(op: TxnRequestOp): object {
   };
 }
 
-function failureRange(response: GwTxn, i: number): FailureRange {
+function failureRange(response: GwTxn, i: number): etcdTxn.FailureRange {
   return (response.responses?.[i]?.response_range?.kvs ?? []).map((kv) => ({ key: text64(kv.key), modRevision: String(kv.mod_revision ?? '0') }));
 }
 
@@ -257,7 +241,7 @@ class EtcdGatewayDatastore implements Datastore {
     throw last!;
   }
 
-  private txn(operation: string, request: TxnRequest, identifier?: ErrorIdentifier): Promise<GwTxn> {
+  private txn(operation: string, request: etcdTxn.TxnRequest, identifier?: ErrorIdentifier): Promise<GwTxn> {
     return this.call<GwTxn>(operation, '/v3/kv/txn', gatewayTxn(request), identifier);
   }
 
@@ -289,16 +273,16 @@ class EtcdGatewayDatastore implements Datastore {
 
   async createKV<K extends Key>(key: K, value: ValueOf<K>): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
-    const response = await this.txn(`create ${path}`, createRequest(path, bytes!), identifier);
-    if (!response.succeeded) throw createFailure(identifier);
+    const response = await this.txn(`create ${path}`, etcdTxn.createRequest(path, bytes!), identifier);
+    if (!response.succeeded) throw etcdTxn.createFailure(identifier);
     return this.written(canonical, path, bytes!, response.header?.revision);
   }
 
   async updateKV<K extends Key>(key: K, value: ValueOf<K>, revision: string): Promise<KVPair<K>> {
     const { path, bytes, canonical, identifier } = this.prepare(key, value);
     const rev = checkRevision(revision);
-    const response = await this.txn(`update ${path}`, updateRequest(path, bytes!, rev), identifier);
-    if (!response.succeeded) throw updateFailure(identifier, path, rev, failureRange(response, 0));
+    const response = await this.txn(`update ${path}`, etcdTxn.updateRequest(path, bytes!, rev), identifier);
+    if (!response.succeeded) throw etcdTxn.updateFailure(identifier, path, rev, failureRange(response, 0));
     return this.written(canonical, path, bytes!, response.header?.revision);
   }
 
@@ -311,11 +295,11 @@ class EtcdGatewayDatastore implements Datastore {
   async deleteKV<K extends Key>(key: K, revision?: string): Promise<KVPair<K>> {
     const { path, canonical, identifier } = this.prepare(key);
     const rev = revision === undefined ? undefined : checkRevision(revision);
-    const response = await this.txn(`delete ${path}`, deleteRequest(path, rev), identifier);
-    if (!response.succeeded) throw deleteFailure(identifier, path, rev, failureRange(response, 0));
+    const response = await this.txn(`delete ${path}`, etcdTxn.deleteRequest(path, rev), identifier);
+    if (!response.succeeded) throw etcdTxn.deleteFailure(identifier, path, rev, failureRange(response, 0));
     const deleted = response.responses?.[0]?.response_delete_range;
     const previous = deleted?.prev_kvs?.[0];
-    return deletedPair(
+    return etcdTxn.deletedPair(
       canonical,
       path,
       identifier,
@@ -343,7 +327,7 @@ class EtcdGatewayDatastore implements Datastore {
     this.ensureOpen();
     const prefixes = listToPrefixes(list);
     const operation = `list ${prefixes.join(' + ')}`;
-    const { kvs, revision } = await readPrefixes<GwKV>(
+    const { kvs, revision } = await etcdTxn.readPrefixes<GwKV>(
       prefixes,
       operation,
       async (from, end, pinned) => {
@@ -356,7 +340,7 @@ class EtcdGatewayDatastore implements Datastore {
             ...(pinned !== undefined ? { revision: pinned } : {}),
           });
         } catch (error) {
-          if (pinned !== undefined && (error as Error).name === 'WatchTooOldError') throw new PinnedRevisionCompacted();
+          if (pinned !== undefined && (error as Error).name === 'WatchTooOldError') throw new etcdTxn.PinnedRevisionCompacted();
           throw error;
         }
         return { kvs: page.kvs ?? [], more: page.more === true, revision: String(page.header?.revision ?? '0') };
@@ -377,7 +361,7 @@ class EtcdGatewayDatastore implements Datastore {
    */
   async rangeMany(reads: readonly PrefetchRead[]): Promise<{ revision: string; ranges: GwRange[] }> {
     this.ensureOpen();
-    const success: TxnRequestOp[] = [];
+    const success: etcdTxn.TxnRequestOp[] = [];
     for (const read of reads) {
       if ('key' in read) success.push({ range: { key: Buffer.from(keyToPath(read.key)) } });
       else {
@@ -418,10 +402,10 @@ class EtcdGatewayDatastore implements Datastore {
 
   async transact(conditions: TxnCondition[], operations: TxnOperation[], options?: TxnOptions): Promise<TxnResult> {
     this.ensureOpen();
-    const plan = planTransaction(conditions, operations, options);
+    const plan = etcdTxn.planTransaction(conditions, operations, options);
     const response = await this.txn('transaction', plan.request);
-    if (!response.succeeded) throw transactionFailure(plan, plan.checks.map((_, i) => failureRange(response, i)));
-    return transactionResult(plan, String(response.header?.revision ?? '0'));
+    if (!response.succeeded) throw etcdTxn.transactionFailure(plan, plan.checks.map((_, i) => failureRange(response, i)));
+    return etcdTxn.transactionResult(plan, String(response.header?.revision ?? '0'));
   }
 
   async close(): Promise<void> {
@@ -530,5 +514,5 @@ export function warmUpEtcdGateway(): void {
     const range = JSON.parse(response!.body) as GwRange;
     for (const item of range.kvs ?? []) decodeListed(text64(item.key), text64(item.value), String(item.mod_revision), { type: 'resource', kind: 'Node' });
   }
-  gatewayTxn(createRequest('/calico/warm-up', Buffer.from('{}')));
+  gatewayTxn(etcdTxn.createRequest('/calico/warm-up', Buffer.from('{}')));
 }
