@@ -132,7 +132,7 @@ describe('gateway datastore on a real etcd', () => {
 
   it('lists page through more keys than one range answer holds, at one revision', async () => {
     const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < 1100; i++) writes.push(raw.put(keyToPath({ type: 'handle', handleId: `page-${String(i).padStart(4, '0')}` })).value('{"block":{},"deleted":false}'));
+    for (let i = 0; i < 1100; i++) writes.push(raw.put(keyToPath({ type: 'handle', handleId: `page-${String(i).padStart(4, '0')}` })).value('{"block":{},"deleted":false}').exec());
     await Promise.all(writes);
     const [a, b] = [await gateway.listKV({ type: 'handle' }), await grpc.listKV({ type: 'handle' })];
     assert.equal(a.items.length, 1100);
