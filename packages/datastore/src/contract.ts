@@ -277,6 +277,12 @@ export interface DatastoreCapabilities {
    * breaking contract v1, so backends written before it keep working (callers check it first).
    */
   readonly listConditions?: boolean;
+  /**
+   * `watchKV` works. Absent means true (every backend watched when it was added); false: `watchKV`
+   * refuses with `OperationNotSupportedError` (e.g. etcd's JSON gateway datastore, made for
+   * short-lived processes).
+   */
+  readonly watch?: boolean;
 }
 
 /**

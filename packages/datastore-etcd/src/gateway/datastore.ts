@@ -149,8 +149,9 @@ function failureRange(response: GwTxn, i: number): etcdTxn.FailureRange {
  * naming the key for a stored value that cannot be decoded (lists report it in `errors`);
  * `ValidationError` for bad options, keys or values (nothing is sent).
  *
- * Not supported: `watchKV` throws `OperationNotSupportedError` (the gateway streams watches, which
- * this client does not read); use the gRPC datastore for watches. No username/password auth.
+ * Not supported (capability `watch: false`): `watchKV` throws `OperationNotSupportedError` (the
+ * gateway streams watches, which this client does not read); use the gRPC datastore for watches.
+ * No username/password auth.
  *
  * Creating the datastore reads and checks the TLS files but contacts nothing; the first request
  * connects. `close()` closes the kept-alive connections.
@@ -177,7 +178,7 @@ export function createEtcdGatewayDatastore(options: EtcdGatewayDatastoreOptions)
 class EtcdGatewayDatastore implements Datastore {
   readonly contractVersion = 'v1' as const;
   readonly datastoreType = 'etcdv3';
-  readonly capabilities: DatastoreCapabilities = { atomicTransactions: true, softDeleteIPAM: false, listConditions: true };
+  readonly capabilities: DatastoreCapabilities = Object.freeze({ atomicTransactions: true, softDeleteIPAM: false, listConditions: true, watch: false });
 
   private readonly clients: Http1Client[];
   private closed = false;

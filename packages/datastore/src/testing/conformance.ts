@@ -6,7 +6,7 @@
  * and with earlier runs; it deletes what it created.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import {
   API_VERSION,
   CalicoError,
@@ -605,11 +605,39 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
     });
 
     describe('watch', () => {
+      // A backend that declares `watch: false` refuses watchKV (checked below): these are skipped.
+      const watchIt = (title: string, fn: (t: TestContext) => Promise<void>) =>
+        it(title, async (t) => {
+          if (caps.watch === false) {
+            t.skip('backend declares no watches');
+            return;
+          }
+          await fn(t);
+        });
+      it('a backend without watches refuses watchKV with OperationNotSupportedError', async (t) => {
+        if (caps.watch !== false) {
+          t.skip('backend has watches');
+          return;
+        }
+        // Refused at the call, or by the watch's first `next()`.
+        let watch: Watch<Key> | undefined;
+        try {
+          watch = ds.watchKV({ type: 'resource', kind: 'NetworkPolicy', namespace: 'x' });
+        } catch (error) {
+          assert.ok(OperationNotSupportedError.isInstance(error), `watchKV threw ${String(error)}`);
+          return;
+        }
+        try {
+          await rejectsWith(withTimeout(watch[Symbol.asyncIterator]().next(), ms, 'OperationNotSupportedError'), OperationNotSupportedError);
+        } finally {
+          watch.stop();
+        }
+      });
       const policyList = (namespace: string) => ({ type: 'resource', kind: 'NetworkPolicy', namespace }) as const;
       const policyKey = (namespace: string, name: string): ResourceKey =>
         track({ type: 'resource', kind: 'NetworkPolicy', namespace, name });
 
-      it('list, then watch from the list revision: exactly the later changes, in order', async () => {
+      watchIt('list, then watch from the list revision: exactly the later changes, in order', async () => {
         const ns = unique('ns');
         const early = policyKey(ns, 'early');
         await ds.createKV(early, networkPolicy(ns, 'early'));
@@ -653,7 +681,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         }
       });
 
-      it('watch without a revision emits the existing items as added first, then changes', async () => {
+      watchIt('watch without a revision emits the existing items as added first, then changes', async () => {
         const ns = unique('ns');
         const x = policyKey(ns, 'x');
         const y = policyKey(ns, 'y');
@@ -675,7 +703,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         }
       });
 
-      it('a watch resumed from an event revision continues after that event', async () => {
+      watchIt('a watch resumed from an event revision continues after that event', async () => {
         const ns = unique('ns');
         const k = policyKey(ns, 'resume');
         const listed = await ds.listKV(policyList(ns));
@@ -698,7 +726,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         }
       });
 
-      it('stop() ends the iterator, also while it waits for an event', async () => {
+      watchIt('stop() ends the iterator, also while it waits for an event', async () => {
         const ns = unique('ns');
         const listed = await ds.listKV(policyList(ns));
         const watch = ds.watchKV(policyList(ns), { revision: listed.revision });
@@ -712,7 +740,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         assert.equal(afterStop.done, true);
       });
 
-      it('an aborted signal ends the iterator; breaking out of for-await stops the watch', async () => {
+      watchIt('an aborted signal ends the iterator; breaking out of for-await stops the watch', async () => {
         const ns = unique('ns');
         const k = policyKey(ns, 'abort');
         const listed = await ds.listKV(policyList(ns));
@@ -750,7 +778,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         assert.equal(again.done, true);
       });
 
-      it('blocks and handles can be watched too (bigints intact in events)', async () => {
+      watchIt('blocks and handles can be watched too (bigints intact in events)', async () => {
         const key = track<BlockKey>({ type: 'block', cidr: v4Block() });
         const listed = await ds.listKV({ type: 'block', ipVersion: 4 });
         const watch = ds.watchKV({ type: 'block', ipVersion: 4 }, { revision: listed.revision });
@@ -769,7 +797,7 @@ export function describeDatastoreConformance(name: string, factory: DatastoreFac
         }
       });
 
-      it('a watch from a compacted revision throws WatchTooOldError from the iterator', async (t) => {
+      watchIt('a watch from a compacted revision throws WatchTooOldError from the iterator', async (t) => {
         const compact =
           options.compact ??
           (isMemoryDatastore(ds)
