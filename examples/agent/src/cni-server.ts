@@ -29,7 +29,8 @@ interface CniServerModule {
  * @throws when the CNI example is not installed, or as `startCniServer` does.
  */
 export async function startAgentCniServer(socketPath: string, log: Logger): Promise<AgentCniServer> {
-  // Not a literal: the CNI example is an optional companion, neither bundled nor type-resolved here.
+  // Not a literal: the CNI example is an optional peer dependency (package.json), neither bundled
+  // nor type-resolved here.
   const specifier: string = '@libcalico-ts/example-cni/server';
   const { startCniServer } = (await import(specifier)) as CniServerModule;
   const server = await startCniServer({
