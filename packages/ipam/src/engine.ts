@@ -1073,14 +1073,9 @@ export class IPAM {
           }
           if (check.outcome === 'unknown' && isConflict(error)) throw this.undecided(error);
         }
-        if (isConflict(error)) {
-          if (listConditions.length > 0 && !failedKey(error, conditions.map((c) => c.key))) {
-            // A list condition failed: the pool and reservation lists are read again.
-            this.poolsCache = undefined;
-            this.reservationsCache = undefined;
-          }
-          await this.onCommitConflict(error, conditions, bKey);
-        }
+        // A failed list condition is unattributed: onCommitConflict then sends the attempt to
+        // fresh reads (the context conditions name resources), which renew the lists.
+        if (isConflict(error)) await this.onCommitConflict(error, conditions, bKey);
         throw error;
       }
       this.afterCommit(operations, result.results);
