@@ -445,4 +445,38 @@ describe('memory datastore: value sharing and indexes', () => {
     assert.deepEqual(await cidrsOf({ type: 'block', ipVersion: 4 }), ['10.0.0.192/26', '10.0.0.64/26']);
     assert.deepEqual(await cidrsOf({ type: 'block', ipVersion: 6 }), ['fd00::/122']);
   });
+
+  it('a frozen key object reused across writes addresses the same item; a malformed frozen key is refused every time', async () => {
+    const ds = createMemoryDatastore();
+    const key = Object.freeze(blockKey('10.0.4.0/26'));
+    await ds.transact([{ key, absent: true }], [{ op: 'put', key, value: blockValue(key.cidr, 1n) }]);
+    const first = await ds.getKV(key);
+    await ds.transact([{ key, revision: first.revision }], [{ op: 'put', key, value: blockValue(key.cidr, 2n) }]);
+    assert.equal((await ds.getKV(blockKey('10.0.4.0/26'))).value.sequenceNumber, 2n, 'a fresh equal key sees the same item');
+    await assert.rejects(ds.transact([{ key, revision: first.revision }], [{ op: 'put', key, value: blockValue(key.cidr, 3n) }]), UpdateConflictError);
+    const bad = Object.freeze({ type: 'block', cidr: '10.0.4.1/26' }) as BlockKey;
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(ds.transact([{ key: bad, absent: true }], [{ op: 'put', key: bad, value: blockValue(bad.cidr, 1n) }]), ValidationError);
+    }
+    assert.equal(ds.currentRevision(), '2', 'nothing written by the refused transactions');
+  });
+
+  it('records shifted down by a compaction are recognised; a new record appended after them is checked', async () => {
+    const ds = createMemoryDatastore();
+    const key = blockKey('10.0.5.0/26');
+    const a = Object.freeze({ handleId: 'a', secondary: null });
+    const b = Object.freeze({ handleId: 'b', secondary: null });
+    const c = Object.freeze({ handleId: 'c', secondary: null });
+    await ds.createKV(key, { ...blockValue(key.cidr, 3n), allocations: [0, 1, 2], unallocated: [], attributes: [a, b, c], sequenceNumberForAllocation: {} });
+    const shallow = Object.freeze({ handleId: 'd', secondary: { pod: 'x' } });
+    await ds.updateKV(key, { ...blockValue(key.cidr, 4n), allocations: [0, null, 1, 2], unallocated: [1], attributes: [a, c, shallow], sequenceNumberForAllocation: {} }, '1');
+    const stored = (await ds.getKV(key)).value.attributes;
+    assert.equal(stored[1], c, 'an already stored record is kept as is');
+    assert.notEqual(stored[2], shallow, 'a new record hiding a mutable map is copied');
+    const e = Object.freeze({ handleId: 'e', secondary: Object.freeze({ pod: 'y' }) });
+    await ds.updateKV(key, { ...blockValue(key.cidr, 5n), allocations: [0, 3, 1, 2], unallocated: [], attributes: [...stored, e], sequenceNumberForAllocation: {} }, '2');
+    const after = (await ds.getKV(key)).value.attributes;
+    assert.deepEqual(after.map((r) => r.handleId), ['a', 'c', 'd', 'e']);
+    assert.equal(after[3], e, 'a new deep-frozen record is checked and shared');
+  });
 });

@@ -233,8 +233,24 @@ function quickKeyId(key: Key): string | undefined {
   return undefined;
 }
 
+// Ids of frozen keys (they cannot change): callers such as the IPAM engine reuse the same key
+// objects in every transaction, and a remembered id is also a string whose hash is already known.
+const frozenKeyIds = new WeakMap<object, string>();
+
 /** Validates `key` and returns its id; throws the `ValidationError` of `validateKey` when malformed. */
 function checkedKeyId(key: Key): string {
+  if (typeof key === 'object' && key !== null && Object.isFrozen(key)) {
+    let id = frozenKeyIds.get(key);
+    if (id === undefined) {
+      id = quickKeyId(key);
+      if (id === undefined) {
+        validateKey(key);
+        id = keyId(normalizeKey(key));
+      }
+      frozenKeyIds.set(key, id);
+    }
+    return id;
+  }
   const id = quickKeyId(key);
   if (id !== undefined) return id;
   validateKey(key);
@@ -355,7 +371,9 @@ function copyAttributes(value: unknown, previous: readonly AllocationAttribute[]
   let known: Set<AllocationAttribute> | undefined;
   for (let i = 0; i < value.length; i++) {
     const record = value[i] as AllocationAttribute;
-    if (previous !== undefined && (record === previous[i] || (known ??= new Set(previous)).has(record))) {
+    // A record of the previous value at the same index (the common case: appended records come
+    // after it), or anywhere before the end (records shift down when a release compacts them).
+    if (previous !== undefined && (record === previous[i] || (i < previous.length && (known ??= new Set(previous)).has(record)))) {
       out[i] = record; // already stored, frozen and checked
       continue;
     }

@@ -450,7 +450,8 @@ function handleKey(handleId: string): HandleKey {
 function affinityKey(host: string, cidr: string, affinityType: 'host' | 'virtual'): BlockAffinityKey {
   return affinityType === 'host' ? { type: 'blockAffinity', host, cidr } : { type: 'blockAffinity', host, cidr, affinityType };
 }
-const CONFIG_KEY: IPAMConfigKey = { type: 'ipamConfig' };
+// Keys the caches keep are frozen: a datastore may then remember what it derived from them.
+const CONFIG_KEY: IPAMConfigKey = Object.freeze({ type: 'ipamConfig' });
 
 const DEFAULT_CONFIG: IPAMConfig = { strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 };
 
@@ -687,6 +688,7 @@ export class IPAM {
 
   private cacheBlock(kv: KVPair<BlockKey>): BlockEntry {
     this.blockEpoch++;
+    Object.freeze(kv.key);
     const entry: BlockEntry = { kv, at: this.clock.now(), released: hasReleased(kv.value) };
     remember(this.blockCache, kv.key.cidr, entry, CACHE_LIMITS.blocks);
     return entry;
@@ -730,7 +732,7 @@ export class IPAM {
       const info = poolInfo(item.value as IPPool);
       if (!info) continue;
       pools.push(info);
-      conditions[info.cidr.version].push({ key: item.key, revision: item.revision });
+      conditions[info.cidr.version].push({ key: Object.freeze(item.key), revision: item.revision });
     }
     pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const entry: PoolsEntry = { pools, conditions, signature, at: this.clock.now(), revision: list.revision };
@@ -747,7 +749,7 @@ export class IPAM {
     const conditions: TxnCondition[] = [];
     for (const item of list.items) {
       cidrs.push(...((item.value as IPReservation).spec?.reservedCIDRs ?? []));
-      conditions.push({ key: item.key, revision: item.revision });
+      conditions.push({ key: Object.freeze(item.key), revision: item.revision });
     }
     const entry: ReservationsEntry = { set: new ReservedSet(cidrs), conditions, signature, at: this.clock.now(), revision: list.revision };
     this.reservationsCache = entry;
@@ -756,7 +758,10 @@ export class IPAM {
 
   private async fetchNode(name: string): Promise<KVPair<ResourceKey> | undefined> {
     const kv = await this.get<ResourceKey>({ type: 'resource', kind: 'Node', name });
-    if (kv) remember(this.nodeCache, name, kv, CACHE_LIMITS.nodes);
+    if (kv) {
+      Object.freeze(kv.key);
+      remember(this.nodeCache, name, kv, CACHE_LIMITS.nodes);
+    }
     else this.nodeCache.delete(name);
     return kv;
   }
@@ -764,6 +769,7 @@ export class IPAM {
   private async fetchAffinities(host: string, type: 'host' | 'virtual', version: IPVersion): Promise<KVPair<BlockAffinityKey>[]> {
     const list = await this.ds.listKV({ type: 'blockAffinity', host, ipVersion: version, affinityType: type });
     const items = list.items.filter((a) => !(a.value as BlockAffinity).deleted).sort(affinityListOrder);
+    for (const item of items) Object.freeze(item.key);
     remember(this.affinityCache, `${type}:${host}:${version}`, { items, at: this.clock.now(), revision: list.revision }, CACHE_LIMITS.affinities);
     return items;
   }
@@ -981,6 +987,7 @@ export class IPAM {
       if (key.type === 'block') {
         if (op.op === 'put' && revision !== undefined) {
           const value = op.value as AllocationBlock;
+          Object.freeze(key);
           remember(this.blockCache, key.cidr, { kv: { key, value, revision }, at: now, released: hasReleased(value) }, CACHE_LIMITS.blocks);
         } else this.blockCache.delete(key.cidr);
       } else if (key.type === 'handle') {
