@@ -16,6 +16,8 @@
  * faster than the loop that does only what Calico's data model forces.
  */
 
+import { createMemoryDatastore, type AllocationBlock, type BlockKey, type TxnCondition } from '@libcalico-ts/datastore';
+
 interface FloorBlock {
   cidr: string;
   affinity: string;
@@ -88,4 +90,75 @@ export async function floorRun(total: number, hostNames: readonly string[]): Pro
     if (ip.length === 0) throw new Error('unreachable');
   }
   return (performance.now() - start) / 1000;
+}
+
+/**
+ * The same loop, committing through the memory datastore's contract: each call is one
+ * `transact` with the two conditions no engine over the contract can drop (the block at the
+ * revision the new value was derived from, or absent; the new handle absent) and two puts (handle,
+ * block). Still no engine: no pools, affinities, config, node or list conditions, no validation
+ * of the request. So this is the ceiling for any engine built on the datastore contract with this
+ * datastore (which copies and checks what it stores), on this machine.
+ */
+export async function contractFloorRun(total: number, hostNames: readonly string[]): Promise<number> {
+  const ds = createMemoryDatastore({ historyLimit: 0 });
+  const current = new Map<string, { key: BlockKey; value: FloorBlock; revision: string | undefined; base: number }>();
+  let nextBlock = 0;
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const host = hostNames[i % hostNames.length]!;
+    let stored = current.get(host);
+    let next: FloorBlock;
+    if (stored === undefined || stored.value.unallocated.length === 0) {
+      const base = nextBlock++ * 64;
+      const cidr = `10.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}/26`;
+      next = {
+        cidr,
+        affinity: `host:${host}`,
+        allocations: EMPTY_ALLOCATIONS.slice(),
+        unallocated: ALL_FREE.slice(),
+        attributes: [],
+        sequenceNumber: 0n,
+        sequenceNumberForAllocation: {},
+        deleted: false,
+      };
+      stored = { key: Object.freeze({ type: 'block', cidr }), value: next, revision: undefined, base };
+      current.set(host, stored);
+    } else {
+      const b = stored.value;
+      next = {
+        cidr: b.cidr,
+        affinity: b.affinity,
+        allocations: b.allocations.slice(),
+        unallocated: b.unallocated.slice(),
+        attributes: b.attributes.slice(),
+        sequenceNumber: b.sequenceNumber,
+        sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
+        deleted: false,
+      };
+    }
+    const ordinal = next.unallocated.shift()!;
+    const handleId = `k8s-pod-network.c${i}`;
+    next.attributes.push(Object.freeze({ handleId, secondary: null }));
+    next.allocations[ordinal] = next.attributes.length - 1;
+    next.sequenceNumberForAllocation[String(ordinal)] = next.sequenceNumber;
+    next.sequenceNumber += 1n;
+    const hKey = { type: 'handle', handleId } as const;
+    const conditions: TxnCondition[] = [
+      stored.revision === undefined ? { key: stored.key, absent: true } : { key: stored.key, revision: stored.revision },
+      { key: hKey, absent: true },
+    ];
+    const result = await ds.transact(conditions, [
+      { op: 'put', key: hKey, value: { block: { [next.cidr]: 1 }, deleted: false } },
+      { op: 'put', key: stored.key, value: next as AllocationBlock },
+    ]);
+    stored.value = next;
+    stored.revision = result.results[1]!.revision;
+    const address = stored.base + ordinal;
+    const ip = `10.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/26`;
+    if (ip.length === 0) throw new Error('unreachable');
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await ds.close();
+  return seconds;
 }

@@ -12,7 +12,9 @@
  *   Targets: >= 300,000 addresses/s at every size, per-address cost flat within 25% across sizes.
  *   Extra rows (information, not targets): the same with num4=16 per call (batched), and the
  *   floor of bench/ipam-floor.ts at each size (a bare loop doing only what Calico's data model
- *   forces: the ceiling for any engine on this machine).
+ *   forces: the ceiling for any engine on this machine), and its contract floor (the same loop
+ *   committing each address through the memory datastore's `transact`: the ceiling for any engine
+ *   over the datastore contract).
  * - etcd (a real server started for the run): autoAssign/s with 1, 16 and 64 concurrent workers
  *   (worker w allocates for its own hosts), against the raw etcd get + compare-and-swap loop at the
  *   same concurrency in the same run (`bench/etcd-baseline.ts`); target ratio >= 0.5.
@@ -21,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { createMemoryDatastore, type Datastore } from '@libcalico-ts/datastore';
 import { createIPAM } from '@libcalico-ts/ipam';
 import { measureEtcdCasBaseline } from './etcd-baseline.js';
-import { floorRun } from './ipam-floor.js';
+import { contractFloorRun, floorRun } from './ipam-floor.js';
 import { targetRow, type Bench, type BenchContext, type BenchRow } from './lib.js';
 
 const HOSTS = 1000;
@@ -155,6 +157,16 @@ const bench: Bench = async (context) => {
     rows.push({ name: `ipam memory floor: bare loop on Calico's data model, no checks (information), ${n.toLocaleString('en-US')} addresses`, value: floor, unit: 'addr/s' });
   }
   rows.push({ name: 'ipam memory floor: per-address cost spread across sizes (information)', value: spreadOf(floors) * 100, unit: '%' });
+  // The contract floor: the same loop committing through the memory datastore's transact.
+  for (let w = 0; w < 3; w++) await contractFloorRun(10_000, HOST_NAMES);
+  const contractFloors: number[] = [];
+  for (const n of sizes) {
+    const floor = await rate(n, () => contractFloorRun(n, HOST_NAMES));
+    contractFloors.push(floor);
+    context.log(`ipam memory contract floor ${n}: ${floor.toFixed(0)} addresses/s`);
+    rows.push({ name: `ipam memory contract floor: the bare loop through the memory datastore's transact (information), ${n.toLocaleString('en-US')} addresses`, value: floor, unit: 'addr/s' });
+  }
+  rows.push({ name: 'ipam memory contract floor: per-address cost spread across sizes (information)', value: spreadOf(contractFloors) * 100, unit: '%' });
   const batched = await memoryRate(100_000, 16);
   context.log(`ipam memory batched num4=16: ${batched.toFixed(0)} addresses/s`);
   rows.push({ name: 'ipam memory autoAssign batched (num4=16 per call; information, not the target), 100,000 addresses', value: batched, unit: 'addr/s' });
