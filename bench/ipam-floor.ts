@@ -32,6 +32,51 @@ interface FloorBlock {
 const EMPTY_ALLOCATIONS: (number | null)[] = new Array<number | null>(64).fill(null);
 const ALL_FREE: number[] = Array.from({ length: 64 }, (_, k) => k);
 
+/** The value of the `n`-th /26 of 10.0.0.0/8, new and empty, affine to `host`. */
+function newFloorBlock(n: number, host: string): FloorBlock {
+  const base = n * 64;
+  return {
+    cidr: `10.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}/26`,
+    affinity: `host:${host}`,
+    allocations: EMPTY_ALLOCATIONS.slice(),
+    unallocated: ALL_FREE.slice(),
+    attributes: [],
+    sequenceNumber: 0n,
+    sequenceNumberForAllocation: {},
+    deleted: false,
+  };
+}
+
+/** The next value of `b` (its arrays and sequence-number map copied: a stored value must not change under a reader). */
+function nextFloorBlock(b: FloorBlock): FloorBlock {
+  return {
+    cidr: b.cidr,
+    affinity: b.affinity,
+    allocations: b.allocations.slice(),
+    unallocated: b.unallocated.slice(),
+    attributes: b.attributes.slice(),
+    sequenceNumber: b.sequenceNumber,
+    sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
+    deleted: false,
+  };
+}
+
+/** Takes the first free ordinal of `next` for `handleId` (one attribute record, one sequence number); returns it. */
+function assignFirstFree(next: FloorBlock, handleId: string): number {
+  const ordinal = next.unallocated.shift()!;
+  next.attributes.push(Object.freeze({ handleId, secondary: null }));
+  next.allocations[ordinal] = next.attributes.length - 1;
+  next.sequenceNumberForAllocation[String(ordinal)] = next.sequenceNumber;
+  next.sequenceNumber += 1n;
+  return ordinal;
+}
+
+/** The address text of `ordinal` in the block at `base` (as autoAssign returns it). */
+function floorAddress(base: number, ordinal: number): string {
+  const address = base + ordinal;
+  return `10.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/26`;
+}
+
 /** Assigns `total` addresses over `hostNames` round-robin; returns the seconds spent. */
 export async function floorRun(total: number, hostNames: readonly string[]): Promise<number> {
   const blocks = new Map<string, { value: FloorBlock; revision: number; base: number }>();
@@ -47,47 +92,20 @@ export async function floorRun(total: number, hostNames: readonly string[]): Pro
     let next: FloorBlock;
     let base: number;
     if (stored === undefined || stored.value.unallocated.length === 0) {
-      const n = nextBlock++;
-      base = n * 64;
-      const cidr = `10.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}/26`;
-      next = {
-        cidr,
-        affinity: `host:${host}`,
-        allocations: EMPTY_ALLOCATIONS.slice(),
-        unallocated: ALL_FREE.slice(),
-        attributes: [],
-        sequenceNumber: 0n,
-        sequenceNumberForAllocation: {},
-        deleted: false,
-      };
-      current.set(host, cidr);
+      base = nextBlock * 64;
+      next = newFloorBlock(nextBlock++, host);
+      current.set(host, next.cidr);
     } else {
-      const b = stored.value;
       base = stored.base;
-      next = {
-        cidr: b.cidr,
-        affinity: b.affinity,
-        allocations: b.allocations.slice(),
-        unallocated: b.unallocated.slice(),
-        attributes: b.attributes.slice(),
-        sequenceNumber: b.sequenceNumber,
-        sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
-        deleted: false,
-      };
+      next = nextFloorBlock(stored.value);
     }
-    const ordinal = next.unallocated.shift()!;
     const handleId = `k8s-pod-network.c${i}`;
-    next.attributes.push({ handleId, secondary: null });
-    next.allocations[ordinal] = next.attributes.length - 1;
-    next.sequenceNumberForAllocation[String(ordinal)] = next.sequenceNumber;
-    next.sequenceNumber += 1n;
+    const ordinal = assignFirstFree(next, handleId);
     await undefined;
     revision++;
     blocks.set(next.cidr, { value: next, revision, base });
     handles.set(handleId, { value: { block: { [next.cidr]: 1 }, deleted: false }, revision });
-    const address = base + ordinal;
-    const ip = `10.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/26`;
-    if (ip.length === 0) throw new Error('unreachable');
+    if (floorAddress(base, ordinal).length === 0) throw new Error('unreachable');
   }
   return (performance.now() - start) / 1000;
 }
@@ -110,39 +128,15 @@ export async function contractFloorRun(total: number, hostNames: readonly string
     let stored = current.get(host);
     let next: FloorBlock;
     if (stored === undefined || stored.value.unallocated.length === 0) {
-      const base = nextBlock++ * 64;
-      const cidr = `10.${(base >>> 16) & 255}.${(base >>> 8) & 255}.${base & 255}/26`;
-      next = {
-        cidr,
-        affinity: `host:${host}`,
-        allocations: EMPTY_ALLOCATIONS.slice(),
-        unallocated: ALL_FREE.slice(),
-        attributes: [],
-        sequenceNumber: 0n,
-        sequenceNumberForAllocation: {},
-        deleted: false,
-      };
-      stored = { key: Object.freeze({ type: 'block', cidr }), value: next, revision: undefined, base };
+      const base = nextBlock * 64;
+      next = newFloorBlock(nextBlock++, host);
+      stored = { key: Object.freeze({ type: 'block', cidr: next.cidr }), value: next, revision: undefined, base };
       current.set(host, stored);
     } else {
-      const b = stored.value;
-      next = {
-        cidr: b.cidr,
-        affinity: b.affinity,
-        allocations: b.allocations.slice(),
-        unallocated: b.unallocated.slice(),
-        attributes: b.attributes.slice(),
-        sequenceNumber: b.sequenceNumber,
-        sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
-        deleted: false,
-      };
+      next = nextFloorBlock(stored.value);
     }
-    const ordinal = next.unallocated.shift()!;
     const handleId = `k8s-pod-network.c${i}`;
-    next.attributes.push(Object.freeze({ handleId, secondary: null }));
-    next.allocations[ordinal] = next.attributes.length - 1;
-    next.sequenceNumberForAllocation[String(ordinal)] = next.sequenceNumber;
-    next.sequenceNumber += 1n;
+    const ordinal = assignFirstFree(next, handleId);
     const hKey = { type: 'handle', handleId } as const;
     const conditions: TxnCondition[] = [
       stored.revision === undefined ? { key: stored.key, absent: true } : { key: stored.key, revision: stored.revision },
@@ -154,9 +148,7 @@ export async function contractFloorRun(total: number, hostNames: readonly string
     ]);
     stored.value = next;
     stored.revision = result.results[1]!.revision;
-    const address = stored.base + ordinal;
-    const ip = `10.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}/26`;
-    if (ip.length === 0) throw new Error('unreachable');
+    if (floorAddress(stored.base, ordinal).length === 0) throw new Error('unreachable');
   }
   const seconds = (performance.now() - start) / 1000;
   await ds.close();
