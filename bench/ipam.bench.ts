@@ -24,7 +24,7 @@ import { createMemoryDatastore, type Datastore } from '@libcalico-ts/datastore';
 import { createIPAM } from '@libcalico-ts/ipam';
 import { measureEtcdCasBaseline } from './etcd-baseline.js';
 import { contractFloorRun, floorRun } from './ipam-floor.js';
-import { targetRow, type Bench, type BenchContext, type BenchRow } from './lib.js';
+import { fullGC, targetRow, type Bench, type BenchContext, type BenchRow } from './lib.js';
 
 const HOSTS = 1000;
 const MIN_ADDRESSES_PER_FIGURE = 20_000;
@@ -65,8 +65,12 @@ async function memoryRate(size: number, perCall: number): Promise<number> {
   return rate(size, () => memoryRun(size, perCall));
 }
 
-/** Addresses per second of `run` (`size` addresses a run), repeated up to the minimum work. */
+/**
+ * Addresses per second of `run` (`size` addresses a run), repeated up to the minimum work. Each
+ * figure starts on a collected heap, so no figure pays for the garbage of the one before.
+ */
 async function rate(size: number, run: () => Promise<number>): Promise<number> {
+  fullGC();
   const repeats = Math.max(1, Math.ceil(MIN_ADDRESSES_PER_FIGURE / size));
   let seconds = 0;
   for (let r = 0; r < repeats; r++) seconds += await run();

@@ -4,6 +4,17 @@
  * `bench/results/latest.json`.
  */
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Runs a full garbage collection (twice, so weakly held garbage goes too). */
+export function fullGC(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
 /** One measured figure. `baseline`/`ratio` compare with a baseline measured in the same run. */
 export interface BenchRow {
   name: string;

@@ -17,9 +17,7 @@ import { computeRoutes, RouteCalculator, type ClusterSnapshot, type RouteChange,
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { targetRow } from './lib.js';
+import { fullGC, targetRow } from './lib.js';
 import type { Bench, BenchRow } from './lib.js';
 
 const NODES = 5000;
@@ -85,10 +83,7 @@ function buildCluster(): ClusterSnapshot {
 
 /** A full GC before each heap reading, so the memory rows measure retained size (not garbage). */
 function heapUsedAfterGC(): number {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
+  fullGC();
   return process.memoryUsage().heapUsed;
 }
 
