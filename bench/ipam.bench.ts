@@ -171,6 +171,11 @@ const bench: Bench = async (context) => {
     rows.push({ name: `ipam memory contract floor: the bare loop through the memory datastore's transact (information), ${n.toLocaleString('en-US')} addresses`, value: floor, unit: 'addr/s' });
   }
   rows.push({ name: 'ipam memory contract floor: per-address cost spread across sizes (information)', value: spreadOf(contractFloors) * 100, unit: '%' });
+  // The engine against that ceiling, size by size (the share of the best any engine over the contract could do).
+  sizes.forEach((n, i) => {
+    const ratio = rates[i]! / contractFloors[i]!;
+    rows.push({ name: `ipam memory autoAssign / contract floor (information), ${n.toLocaleString('en-US')} addresses`, value: ratio, unit: 'x', baseline: contractFloors[i]!, ratio });
+  });
   const batched = await memoryRate(100_000, 16);
   context.log(`ipam memory batched num4=16: ${batched.toFixed(0)} addresses/s`);
   rows.push({ name: 'ipam memory autoAssign batched (num4=16 per call; information, not the target), 100,000 addresses', value: batched, unit: 'addr/s' });
