@@ -47,15 +47,20 @@ for (const [name, entry] of Object.values(backends)) {
   await build({ ...common, external: ['etcd3'], stdin: { contents: `export * from '${entry}';`, resolveDir: here, loader: 'js' }, outfile: join(dist, `${name}.mjs`) });
 }
 
+// The backend modules the plugins import dynamically, and the file each one is built into.
+const BACKEND_IMPORT = /^(@libcalico-ts\/datastore-etcd|@libcalico-ts\/datastore-kubernetes|@kubernetes\/client-node)$/;
+const backendFile = (path) =>
+  path === '@libcalico-ts/datastore-etcd' ? 'backend-etcd-grpc' : path === '@kubernetes/client-node' ? 'backend-kube-client' : 'backend-kubernetes';
+
 // Dynamic imports of a backend become imports of its file; static imports stay bundled
 // (the etcd codec and the JSON-gateway datastore, @libcalico-ts/datastore-etcd/gateway, are
 // small and load no gRPC).
 const lazyBackends = {
   name: 'lazy-backends',
   setup(b) {
-    b.onResolve({ filter: /^(@libcalico-ts\/datastore-etcd|@libcalico-ts\/datastore-kubernetes|@kubernetes\/client-node)$/ }, (args) => {
+    b.onResolve({ filter: BACKEND_IMPORT }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
-      const file = args.path === '@libcalico-ts/datastore-etcd' ? 'backend-etcd-grpc' : args.path === '@kubernetes/client-node' ? 'backend-kube-client' : 'backend-kubernetes';
+      const file = backendFile(args.path);
       return { path: `./${file}.mjs`, external: true };
     });
   },
@@ -71,9 +76,9 @@ await build({ ...common, entryPoints: [join(here, 'src', 'server.ts')], outfile:
 const snapshotBackends = {
   name: 'snapshot-backends',
   setup(b) {
-    b.onResolve({ filter: /^(@libcalico-ts\/datastore-etcd|@libcalico-ts\/datastore-kubernetes|@kubernetes\/client-node)$/ }, (args) => {
+    b.onResolve({ filter: BACKEND_IMPORT }, (args) => {
       if (args.kind !== 'dynamic-import') return undefined;
-      const file = args.path === '@libcalico-ts/datastore-etcd' ? 'backend-etcd-grpc' : args.path === '@kubernetes/client-node' ? 'backend-kube-client' : 'backend-kubernetes';
+      const file = backendFile(args.path);
       return { path: file, namespace: 'snapshot-backend' };
     });
     b.onLoad({ filter: /.*/, namespace: 'snapshot-backend' }, (args) => ({
